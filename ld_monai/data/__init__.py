@@ -1,0 +1,14 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Data preparation: image folders as MONAI datalists, file checks, LD's random-pair dataset, demo data."""
+
+from __future__ import annotations
+
+from ld_monai.data.demo_data import DEMO_FUNDUS_SIZE, write_demo_fundus
+from ld_monai.data.image_folder import (
+    IMAGE_EXTENSIONS,
+    PIL_EXTENSIONS,
+    RandomPairDataset,
+    check_image_files,
+    image_folder_datalist,
+)
+from ld_monai.data.split import split_datalist

@@ -1,0 +1,314 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Unlabelled image folders as MONAI datalists, a fail-fast file check, and the random-pair dataset of LD.
+
+Local-discrimination pretraining (Chen et al., "Unsupervised Local Discrimination for Medical Images",
+arXiv 2108.09440) needs no labels: a folder of images is the whole training set. Each training item of the
+research code is a pair of images drawn at random (with replacement), and an epoch has a fixed number of
+items whatever the folder size; :class:`RandomPairDataset` implements this sampling on top of any sequence
+of preprocessed dictionaries (typically a MONAI ``CacheDataset``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from monai.transforms import Randomizable
+from monai.utils import MAX_SEED
+
+__all__ = ["IMAGE_EXTENSIONS", "PIL_EXTENSIONS", "image_folder_datalist", "check_image_files", "RandomPairDataset"]
+
+#: file extensions :func:`image_folder_datalist` collects by default (matched case-insensitively).
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".gif",
+    ".dcm",
+    ".nii",
+    ".nii.gz",
+)
+
+#: extensions whose header :func:`check_image_files` reads with PIL (others go through MONAI ``LoadImage``).
+PIL_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
+
+# number of channels of each PIL mode, as the data will be used: a palette image becomes RGB,
+# grey + alpha is treated as grey.
+_PIL_MODE_CHANNELS = {
+    "1": 1,
+    "L": 1,
+    "LA": 1,
+    "La": 1,
+    "I": 1,
+    "F": 1,
+    "I;16": 1,
+    "I;16L": 1,
+    "I;16B": 1,
+    "I;16N": 1,
+    "P": 3,
+    "PA": 3,
+    "RGB": 3,
+    "YCbCr": 3,
+    "LAB": 3,
+    "HSV": 3,
+    "RGBA": 4,
+    "RGBa": 4,
+    "RGBX": 4,
+    "CMYK": 4,
+}
+
+
+def _has_extension(name: str, extensions: Sequence[str]) -> bool:
+    lower = name.lower()
+    return any(lower.endswith(ext) for ext in extensions)
+
+
+def image_folder_datalist(
+    dataset_dir: str | os.PathLike,
+    pattern: str = "**/*",
+    extensions: Sequence[str] = IMAGE_EXTENSIONS,
+    key: str = "image",
+) -> list[dict[str, str]]:
+    """List the image files of a folder as a MONAI datalist ``[{key: absolute path}, ...]``, sorted by path.
+
+    Args:
+        dataset_dir: folder to search.
+        pattern: :meth:`pathlib.Path.glob` pattern relative to ``dataset_dir``; the default ``"**/*"`` searches
+            all sub-folders.
+        extensions: file name endings to keep, compared case-insensitively (``".nii.gz"`` works); each should
+            start with a dot.
+        key: dictionary key of each entry.
+
+    Raises:
+        FileNotFoundError: ``dataset_dir`` does not exist or is not a directory.
+        ValueError: no file matches (the message names the directory, the pattern and the extensions).
+
+    Example::
+
+        >>> image_folder_datalist("/data/fundus")  # doctest: +SKIP
+        [{'image': '/data/fundus/a/001.png'}, {'image': '/data/fundus/b/002.JPG'}]
+    """
+    root = Path(dataset_dir).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"image folder {str(root)!r} does not exist.")
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {str(root)!r} is not a directory.")
+    root = root.resolve()
+    exts = tuple(e.lower() for e in extensions)
+    files = sorted(p for p in root.glob(pattern) if p.is_file() and _has_extension(p.name, exts))
+    if not files:
+        raise ValueError(
+            f"no image file in {str(root)!r} matches pattern {pattern!r} with extensions {list(extensions)}."
+        )
+    return [{key: str(p)} for p in files]
+
+
+def _pil_header(path: Path) -> tuple[tuple[int, ...], int, str]:
+    """Size (W, H), channel count and a description of the mode, from PIL's header plus a chunk check."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        size, mode = tuple(im.size), im.mode
+        # `verify` walks the file's chunks and checksums (PNG) without decoding pixels: it catches truncation.
+        im.verify()
+    channels = _PIL_MODE_CHANNELS.get(mode)
+    if channels is None:
+        channels = len(Image.getmodebands(mode)) if mode else 0
+    return size, channels, f"mode {mode!r}"
+
+
+def _monai_header(path: Path, loader: Callable) -> tuple[tuple[int, ...], int, str]:
+    """Spatial size and channel count from MONAI ``LoadImage`` (used for DICOM, NIfTI and what PIL cannot read)."""
+    img = loader(str(path))
+    shape = tuple(int(s) for s in img.shape)
+    channel_dim = getattr(img, "meta", {}).get("original_channel_dim", "no_channel")
+    if isinstance(channel_dim, (int, np.integer)) and not isinstance(channel_dim, bool):
+        c = int(channel_dim) % len(shape)
+        return shape[:c] + shape[c + 1 :], shape[c], f"array shape {shape}"
+    return shape, 1, f"array shape {shape}"
+
+
+def _fmt_size(size: Sequence[int]) -> str:
+    return "x".join(str(s) for s in size)
+
+
+def check_image_files(
+    datalist: Sequence[Mapping[Hashable, Any]],
+    key: str = "image",
+    min_size: int | Sequence[int] | None = None,
+    num_channels: int | None = None,
+) -> None:
+    """Check that every file of a datalist is a readable image of sufficient size and channel count.
+
+    Meant to run before training, so that a bad file fails fast, by name, before anything is written.
+    PNG/JPEG/TIFF/BMP/GIF headers are read with PIL (``Image.open`` + ``verify``: no pixel decoding, so a
+    truncated PNG is caught but a truncated JPEG may not be); DICOM, NIfTI and files PIL cannot open are
+    loaded with MONAI ``LoadImage(image_only=True)`` (created only if needed).
+
+    Channels are counted as the data will be used: PIL modes ``1``/``L``/``I``/``I;16``/``F`` and grey + alpha
+    (``LA``) are 1 channel, ``RGB`` and palette (``P``) 3, ``RGBA`` 4, which is accepted when 3 are wanted.
+
+    Args:
+        datalist: e.g. the output of :func:`image_folder_datalist`.
+        key: key of the file path in each entry.
+        min_size: smallest acceptable size: an int for both sides, or a pair in MONAI's loaded spatial order,
+            which for 2-D images is (width, height), the order of PIL's ``Image.size``. For volumes, the first
+            two spatial axes are checked.
+        num_channels: required channel count (``None``: not checked).
+
+    Raises:
+        ValueError: listing every bad file with the reason (missing, unreadable / not an image, too small
+            with the size found, wrong channel count), or if ``datalist`` is empty.
+    """
+    if len(datalist) == 0:
+        raise ValueError("the datalist is empty: no image to check.")
+    if min_size is not None:
+        min_wh = (int(min_size), int(min_size)) if np.isscalar(min_size) else tuple(int(s) for s in min_size)
+        if len(min_wh) != 2:
+            raise ValueError(f"min_size must be an int or a pair, got {min_size!r}.")
+    loader = None
+    problems: list[str] = []
+    for i, entry in enumerate(datalist):
+        if key not in entry:
+            problems.append(f"entry {i}: no key {key!r} (keys: {list(entry)})")
+            continue
+        path = Path(entry[key])
+        if not path.is_file():
+            problems.append(f"{path}: file not found")
+            continue
+        header = None
+        errors = []
+        if _has_extension(path.name, PIL_EXTENSIONS):
+            try:
+                header = _pil_header(path)
+            except Exception as e:  # noqa: BLE001 - any failure means "not a readable image"
+                errors.append(f"PIL: {type(e).__name__}: {e}")
+        if header is None:
+            try:
+                if loader is None:
+                    from monai.transforms import LoadImage
+
+                    loader = LoadImage(image_only=True)
+                header = _monai_header(path, loader)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"MONAI LoadImage: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        if header is None:
+            problems.append(f"{path}: unreadable or not an image ({'; '.join(errors)})")
+            continue
+        size, channels, how = header
+        if min_size is not None and (len(size) < 2 or size[0] < min_wh[0] or size[1] < min_wh[1]):
+            problems.append(f"{path}: too small, size {_fmt_size(size)} but at least {_fmt_size(min_wh)} required")
+        if num_channels is not None and channels != num_channels and not (num_channels == 3 and channels == 4):
+            problems.append(f"{path}: {channels} channel(s) ({how}) but {num_channels} required")
+    if problems:
+        raise ValueError(
+            f"{len(problems)} of {len(datalist)} image file(s) failed the check:\n  " + "\n  ".join(problems)
+        )
+
+
+class RandomPairDataset(Dataset, Randomizable):
+    """Fixed-length dataset whose every item is two images drawn at random, as in LD pretraining.
+
+    Item ``i`` draws two indices ``a, b`` uniformly *with replacement* from ``range(len(data))`` and returns
+    ``transform({"image1": data[a]["image"], "image2": data[b]["image"]})`` (the dictionary itself when
+    ``transform`` is None). This is the research code's sampling (Chen et al., arXiv 2108.09440): an epoch
+    is ``length`` pairs whatever the folder size, so a single image is a valid (if degenerate) training set.
+
+    Randomness: training items (``fixed=False``) draw from ``self.R``. The dataset is a MONAI
+    :class:`~monai.transforms.Randomizable`, so MONAI's ``DataLoader`` (its ``worker_init_fn``) reseeds it
+    per worker; :meth:`set_random_state` also reseeds ``transform`` and, unless ``data`` is a plain list or
+    tuple, the randomizable parts of ``data``. With ``fixed=True`` (validation) item ``i`` uses
+    ``np.random.RandomState(seed + i)`` for the indices and calls ``transform.set_random_state(seed + i)``
+    first, so the validation items are identical in every epoch, worker and process.
+
+    The images of ``data`` are passed to ``transform`` as they are (no copy): like any MONAI transform it
+    must not modify its input in place, or cached images would change.
+
+    Args:
+        data: sequence of dictionaries with an ``"image"`` entry, e.g. a ``CacheDataset`` of preprocessed images.
+        transform: callable applied to the pair dictionary (keys ``"image1"``, ``"image2"``), or None.
+        length: number of items (pairs) per epoch.
+        seed: base seed of the fixed items.
+        fixed: make item ``i`` a deterministic function of ``seed + i``.
+
+    Raises:
+        ValueError: ``data`` is empty or ``length < 1``.
+
+    Example::
+
+        >>> ds = RandomPairDataset([{"image": torch.rand(3, 8, 8)}] * 5, transform=None, length=100)
+        >>> len(ds), sorted(ds[0])
+        (100, ['image1', 'image2'])
+    """
+
+    def __init__(
+        self,
+        data: Sequence[Mapping[Hashable, Any]],
+        transform: Callable | None,
+        length: int,
+        seed: int = 0,
+        fixed: bool = False,
+    ) -> None:
+        if len(data) == 0:
+            raise ValueError("RandomPairDataset needs at least one image, got an empty `data`.")
+        if int(length) < 1:
+            raise ValueError(f"RandomPairDataset length must be >= 1, got {length}.")
+        self.data = data
+        self.transform = transform
+        self.length = int(length)
+        self.seed = int(seed)
+        self.fixed = bool(fixed)
+        self._pair: tuple[int, int] = (0, 0)
+        self.set_random_state(seed=self.seed)
+
+    def set_random_state(
+        self, seed: int | None = None, state: np.random.RandomState | None = None
+    ) -> RandomPairDataset:
+        """Reseed the pair sampling, then ``transform`` (and ``data``'s random parts) from the new stream."""
+        super().set_random_state(seed=seed, state=state)
+        if self.transform is not None and hasattr(self.transform, "set_random_state"):
+            self.transform.set_random_state(seed=int(self.R.randint(MAX_SEED, dtype="uint32")))
+        if not isinstance(self.data, (list, tuple)):
+            from monai.data.utils import set_rnd
+
+            set_rnd(self.data, seed=int(self.R.randint(MAX_SEED, dtype="uint32")))
+        return self
+
+    def randomize(self, data: Any = None) -> None:
+        """Draw the two image indices of the next item from ``self.R``."""
+        n = len(self.data)
+        self._pair = (int(self.R.randint(n)), int(self.R.randint(n)))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> Any:
+        if not -self.length <= index < self.length:
+            raise IndexError(f"index {index} out of range for RandomPairDataset of length {self.length}.")
+        index = index % self.length
+        if self.fixed:
+            item_seed = (self.seed + index) % MAX_SEED
+            rng = np.random.RandomState(item_seed)
+            n = len(self.data)
+            a, b = int(rng.randint(n)), int(rng.randint(n))
+            if self.transform is not None and hasattr(self.transform, "set_random_state"):
+                self.transform.set_random_state(seed=item_seed)
+        else:
+            self.randomize()
+            a, b = self._pair
+        pair = {"image1": self._image(a), "image2": self._image(b)}
+        return pair if self.transform is None else self.transform(pair)
+
+    def _image(self, idx: int) -> Any:
+        item = self.data[idx]
+        if "image" not in item:
+            raise KeyError(f"data item {idx} has no 'image' entry (keys: {list(item)}).")
+        return item["image"]

@@ -1,0 +1,9 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+from ld_monai.engines.local_discrimination import (
+    LocalDiscriminationEvaluator,
+    LocalDiscriminationTrainer,
+    local_discrimination_lr_lambda,
+    local_discrimination_terms,
+    prepare_local_discrimination_batch,
+    terms_output,
+)

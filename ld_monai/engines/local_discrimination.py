@@ -1,0 +1,144 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Ignite/MONAI engines for local-discrimination pretraining (Chen et al., arXiv 2108.09440).
+
+A batch from :class:`ld_monai.transforms.LocalDiscriminationViewsd` holds ``views`` (B, 5, C, S, S),
+``rotation_k`` (B, 2) and ``mix_lambda`` (B,). :func:`prepare_local_discrimination_batch` turns it into the
+network input (5B, C, S, S), stacked view-major as the research code does, and the loss targets; the trainer is
+MONAI's :class:`~monai.engines.SupervisedTrainer` (AMP, gradient accumulation, ``compile``, handlers, events)
+with the LD objective as its loss, and the evaluator computes the same objective on fixed validation views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from ignite.engine import Events
+from ignite.metrics import Average
+from monai.engines import SupervisedEvaluator, SupervisedTrainer
+from monai.utils.enums import CommonKeys as Keys
+
+from ld_monai.losses.local_discrimination import NUM_VIEWS, LocalDiscriminationLoss
+
+__all__ = [
+    "prepare_local_discrimination_batch",
+    "LocalDiscriminationTrainer",
+    "LocalDiscriminationEvaluator",
+    "local_discrimination_terms",
+    "local_discrimination_lr_lambda",
+    "terms_output",
+]
+
+
+def prepare_local_discrimination_batch(
+    batchdata: dict[str, Any], device: str | torch.device | None = None, non_blocking: bool = False, **kwargs: Any
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(B, 5, C, S, S) views -> inputs (5B, C, S, S) view-major, targets ``{"rotation_k", "mix_lambda"}``."""
+    for key in ("views", "rotation_k", "mix_lambda"):
+        if key not in batchdata:
+            raise KeyError(f"LD batch is missing {key!r}; build it with ld_monai.transforms.LocalDiscriminationViewsd.")
+    views = torch.as_tensor(batchdata["views"])
+    if views.ndim != 5 or views.shape[1] != NUM_VIEWS:
+        raise ValueError(f"views must be (B, {NUM_VIEWS}, C, H, W), got {tuple(views.shape)}.")
+    inputs = views.transpose(0, 1).flatten(0, 1).to(device=device, non_blocking=non_blocking, **kwargs)
+    targets = {
+        "rotation_k": torch.as_tensor(batchdata["rotation_k"]).to(device=device, non_blocking=non_blocking),
+        "mix_lambda": torch.as_tensor(batchdata["mix_lambda"]).to(device=device, non_blocking=non_blocking),
+    }
+    if not torch.isfinite(inputs).all():
+        raise ValueError("LD batch contains NaN or infinite values.")
+    return inputs, targets
+
+
+def local_discrimination_terms(
+    loss: LocalDiscriminationLoss, pred: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Apply ``loss`` to a network output dict and the targets of :func:`prepare_local_discrimination_batch`."""
+    return loss(pred["embedding"], pred.get("assignment"), targets["rotation_k"], targets["mix_lambda"])
+
+
+class LocalDiscriminationTrainer(SupervisedTrainer):
+    """:class:`~monai.engines.SupervisedTrainer` for the two LD stages in one run.
+
+    Epochs ``1..patch_discrimination_epochs`` train patch discrimination + mixup only (the research code's
+    ``step1_train_pd_mixup.py``, 20 epochs); later epochs add region discrimination and entropy
+    (``step2_train_ld.py``, 80 epochs). The network keeps its clustering head throughout: it receives no gradient
+    in the first stage, so the second stage starts from the first stage's weights with a freshly initialised
+    clustering head, as in the paper (where the weights were copied by position; here nothing is copied). At the
+    stage switch the optimizer state is cleared, as the research code starts a new Adam; use
+    :func:`local_discrimination_lr_lambda` for the matching learning-rate restart.
+
+    ``loss_function`` is a :class:`ld_monai.losses.LocalDiscriminationLoss`; the total is back-propagated and the
+    detached terms are put in ``engine.state.output["terms"]`` (log them with ``output_transform=terms_output``).
+    Batches are prepared by :func:`prepare_local_discrimination_batch` and not decollated. Other arguments are
+    those of ``SupervisedTrainer``.
+    """
+
+    def __init__(
+        self, *args: Any, loss_function: LocalDiscriminationLoss, patch_discrimination_epochs: int = 0, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("prepare_batch", prepare_local_discrimination_batch)
+        kwargs.setdefault("decollate", False)
+        super().__init__(*args, loss_function=self._total_loss, **kwargs)
+        self.ld_loss = loss_function
+        self.patch_discrimination_epochs = patch_discrimination_epochs
+        self.add_event_handler(Events.EPOCH_STARTED, self._start_stage)
+
+    @property
+    def clustering_stage(self) -> bool:
+        """Whether the current epoch trains the full LD objective (region discrimination and entropy included)."""
+        return self.state.epoch > self.patch_discrimination_epochs
+
+    def _start_stage(self, engine: LocalDiscriminationTrainer) -> None:
+        if self.patch_discrimination_epochs and self.state.epoch == self.patch_discrimination_epochs + 1:
+            self.optimizer.state.clear()
+            self.logger.info(f"epoch {self.state.epoch}: patch discrimination done, starting region discrimination.")
+
+    def _total_loss(self, pred: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self.clustering_stage:
+            pred = {"embedding": pred["embedding"]}
+        terms = local_discrimination_terms(self.ld_loss, pred, targets)
+        if not torch.isfinite(terms["loss"]):
+            raise FloatingPointError(f"LD loss is not finite at iteration {self.state.iteration}: {terms}.")
+        self.state.output["terms"] = {name: value.detach() for name, value in terms.items()}
+        return terms["loss"]
+
+
+def local_discrimination_lr_lambda(patch_discrimination_epochs: int = 20, step_epochs: int = 10) -> Callable[[int], float]:
+    """Learning-rate factor for ``torch.optim.lr_scheduler.LambdaLR`` stepped once per epoch: halve after every
+    ``step_epochs`` epochs, restarting at the beginning of the LD stage (the research code's schedule).
+    """
+
+    def factor(epoch: int) -> float:
+        start = patch_discrimination_epochs if epoch >= patch_discrimination_epochs else 0
+        return 0.5 ** ((epoch - start) // step_epochs)
+
+    return factor
+
+
+class LocalDiscriminationEvaluator(SupervisedEvaluator):
+    """:class:`~monai.engines.SupervisedEvaluator` whose key metric ``val_loss`` is the mean LD objective on fixed
+    (non-random) validation views; lower is better (so ``CheckpointSaver(save_key_metric=True)`` keeps the lowest).
+    It is the full objective in both stages, so that validation losses compare across the whole run.
+
+    Args:
+        loss_function: the :class:`ld_monai.losses.LocalDiscriminationLoss` of the trainer.
+        other arguments: those of ``SupervisedEvaluator`` (``device``, ``val_data_loader``, ``network``, ...).
+    """
+
+    def __init__(self, *args: Any, loss_function: LocalDiscriminationLoss, **kwargs: Any) -> None:
+        kwargs.setdefault("prepare_batch", prepare_local_discrimination_batch)
+        kwargs.setdefault("decollate", False)
+        kwargs.setdefault("metric_cmp_fn", lambda current, best: current < best)
+
+        def validation_loss(output: dict[str, Any]) -> torch.Tensor:
+            return local_discrimination_terms(loss_function, output[Keys.PRED], output[Keys.LABEL])["loss"]
+
+        kwargs.setdefault("key_val_metric", {"val_loss": Average(output_transform=validation_loss)})
+        super().__init__(*args, **kwargs)
+
+
+def terms_output(output: dict[str, Any]) -> dict[str, float]:
+    """``output_transform`` for Stats/TensorBoard handlers: the LD loss terms as floats."""
+    return {name: float(value) for name, value in output["terms"].items()}

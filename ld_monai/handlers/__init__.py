@@ -1,0 +1,13 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Ignite handlers for LD training: cluster/embedding pictures and encoder export."""
+
+from __future__ import annotations
+
+from ld_monai.handlers.cluster_picture import (
+    ClusterEmbeddingPicture,
+    cluster_palette,
+    embedding_pca_rgb,
+    render_cluster_embedding_figure,
+)
+from ld_monai.handlers.encoder_exporter import EncoderExporter, unwrap_network
+from ld_monai.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver

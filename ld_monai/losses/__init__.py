@@ -1,0 +1,9 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+from ld_monai.losses.local_discrimination import NUM_VIEWS, LocalDiscriminationLoss, realign_rotated
+from ld_monai.losses.patch_discrimination import (
+    HypersphereMixupLoss,
+    PatchDiscriminationLoss,
+    flatten_patches,
+    invariant_spreading_loss,
+)
+from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss

@@ -1,0 +1,11 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+from ld_monai.networks.blocks import ConvBNReLU
+from ld_monai.networks.local_discrimination_net import (
+    LocalDiscriminationDecoder,
+    LocalDiscriminationNet,
+    MONAIResNetEncoder,
+    build_encoder,
+)
+from ld_monai.networks.pooling import grid_patch_features, l2_normalize, region_features
+from ld_monai.networks.state_dict import load_matching_state_dict, load_pretrained
+from ld_monai.networks.vgg_bn_tiny import VGGBNTinyEncoder

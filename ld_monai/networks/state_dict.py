@@ -1,0 +1,56 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Copy weights between LD models by parameter name (the research code copied them by position, which
+silently misaligns as soon as a module is added or reordered)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+__all__ = ["load_matching_state_dict", "load_pretrained"]
+
+
+def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    """Load every entry of ``state_dict`` whose name exists in ``model``; return the model's keys left untouched.
+
+    A ``module.`` prefix (DataParallel / DDP) is stripped. A name present in both with a different shape
+    raises ``ValueError`` instead of being skipped silently.
+    """
+    own = model.state_dict()
+    cleaned = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state_dict.items()}
+    matched = {}
+    for name, value in cleaned.items():
+        if name not in own:
+            continue
+        if own[name].shape != value.shape:
+            raise ValueError(f"parameter {name!r}: checkpoint shape {tuple(value.shape)} != model {tuple(own[name].shape)}.")
+        matched[name] = value
+    if not matched:
+        raise ValueError("no parameter of the checkpoint matches the model by name.")
+    model.load_state_dict(matched, strict=False)
+    return sorted(set(own) - set(matched))
+
+
+def load_pretrained(model: nn.Module, path: str | os.PathLike) -> list[str]:
+    """Load a checkpoint file into ``model`` by name (``torch.load(..., weights_only=True)``).
+
+    Accepts a plain state dict (a bundle's ``model.pt``), a dict holding it under ``"model"`` (a training
+    checkpoint), or an encoder export of :class:`ld_monai.handlers.EncoderExporter` (``"encoder"``: loaded into
+    ``model.encoder``). Returns the model's keys left untouched; see :func:`load_matching_state_dict`.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist.")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f"checkpoint {path} is not a state dict (got {type(checkpoint).__name__}).")
+    if "encoder" in checkpoint and isinstance(checkpoint["encoder"], Mapping):
+        return load_matching_state_dict(model, {f"encoder.{k}": v for k, v in checkpoint["encoder"].items()})
+    if "model" in checkpoint and isinstance(checkpoint["model"], Mapping):
+        checkpoint = checkpoint["model"]
+    try:
+        return load_matching_state_dict(model, checkpoint)
+    except ValueError as err:
+        raise ValueError(f"cannot load {path}: {err}") from err

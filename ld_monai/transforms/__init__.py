@@ -1,0 +1,80 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""MONAI-style transforms of local discrimination (Chen et al., arXiv 2108.09440).
+
+Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``FooDict``):
+
+* :class:`FundusFieldOfViewCrop`: the retinal ROI (field-of-view) crop of the research preprocessing;
+* :class:`XRayIntensityNormalize`: robust percentile scaling of radiographs to one channel in [0, 1];
+* :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
+* :class:`RandColorJitter`: torchvision-style colour jitter + random grayscale in plain torch;
+* :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup).
+"""
+
+from __future__ import annotations
+
+from ld_monai.transforms.channels import EnsureChannels, EnsureChannelsD, EnsureChannelsd, EnsureChannelsDict
+from ld_monai.transforms.color import (
+    ColorJitterParams,
+    RandColorJitter,
+    RandColorJitterD,
+    RandColorJitterd,
+    RandColorJitterDict,
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    hsv_to_rgb,
+    rgb_to_grayscale,
+    rgb_to_hsv,
+)
+from ld_monai.transforms.fundus import (
+    FundusFieldOfViewCrop,
+    FundusFieldOfViewCropD,
+    FundusFieldOfViewCropd,
+    FundusFieldOfViewCropDict,
+)
+from ld_monai.transforms.views import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LocalDiscriminationViewsD,
+    LocalDiscriminationViewsd,
+    LocalDiscriminationViewsDict,
+)
+from ld_monai.transforms.xray import (
+    XRayIntensityNormalize,
+    XRayIntensityNormalizeD,
+    XRayIntensityNormalized,
+    XRayIntensityNormalizeDict,
+)
+
+__all__ = [
+    "EnsureChannels",
+    "EnsureChannelsd",
+    "EnsureChannelsD",
+    "EnsureChannelsDict",
+    "ColorJitterParams",
+    "RandColorJitter",
+    "RandColorJitterd",
+    "RandColorJitterD",
+    "RandColorJitterDict",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_hue",
+    "adjust_saturation",
+    "hsv_to_rgb",
+    "rgb_to_grayscale",
+    "rgb_to_hsv",
+    "FundusFieldOfViewCrop",
+    "FundusFieldOfViewCropd",
+    "FundusFieldOfViewCropD",
+    "FundusFieldOfViewCropDict",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "LocalDiscriminationViewsd",
+    "LocalDiscriminationViewsD",
+    "LocalDiscriminationViewsDict",
+    "XRayIntensityNormalize",
+    "XRayIntensityNormalized",
+    "XRayIntensityNormalizeD",
+    "XRayIntensityNormalizeDict",
+]

@@ -1,0 +1,127 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""The ld_pretraining bundle, run with ``monai.bundle`` for a few iterations on real images."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from monai.bundle import ConfigWorkflow, run, verify_metadata
+
+from ld_monai.networks import LocalDiscriminationNet, VGGBNTinyEncoder
+
+from ..conftest import REPO
+
+BUNDLE = REPO / "bundles" / "ld_pretraining"
+CONFIGS = BUNDLE / "configs"
+TINY = {
+    "image_size": 96,
+    "crop_size": 64,
+    "min_image_size": 64,
+    "grid": [4, 4],
+    "batch_size": 1,
+    "epoch_length": 2,
+    "pd_epochs": 1,
+    "ld_epochs": 1,
+    "num_val_items": 2,
+    "num_picture_images": 2,
+    "num_workers": 0,
+}
+
+
+def run_bundle(config_file, output_dir, **overrides):
+    run(
+        config_file=config_file,
+        meta_file=str(CONFIGS / "metadata.json"),
+        logging_file=str(CONFIGS / "logging.conf"),
+        bundle_root=str(BUNDLE),
+        output_dir=str(output_dir),
+        **{**TINY, **overrides},
+    )
+
+
+def test_metadata_valid_against_2024_schema(data_dir, tmp_path):
+    schema = data_dir.parent / "monai" / "meta_schema_20240725.json"
+    if not schema.is_file():
+        pytest.skip(f"schema copy not found at {schema}")
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    assert meta["version"] in meta["changelog"]
+
+
+def test_train_config_has_monai_properties():
+    workflow = ConfigWorkflow(config_file=str(CONFIGS / "train.json"), workflow_type="train")
+    for key in ("bundle_root", "device", "dataset_dir", "train#trainer", "train#dataset", "train#inferer"):
+        assert workflow.parser.get(key, "missing") != "missing", key
+    assert workflow.parser.get("amp") == "$torch.cuda.is_available()"
+    multi = json.loads((CONFIGS / "multi_gpu_train.json").read_text())
+    assert "train#dataloader#sampler" in multi
+
+
+def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
+    images = data_dir / "fundus" / "DRIVE" / "training" / "images"
+    subset = tmp_path / "drive"
+    subset.mkdir()
+    for path in sorted(images.glob("*.tif"))[:3]:
+        shutil.copy(path, subset / path.name)
+    out = tmp_path / "run"
+    run_bundle(str(CONFIGS / "train.json"), out, dataset_dir=str(subset))
+    ckpt = out / "checkpoints"
+    state = torch.load(ckpt / "model.pt", weights_only=True)
+    net = LocalDiscriminationNet(in_channels=3)
+    net.load_state_dict(state)  # the best model loads by name, strictly
+    encoder = torch.load(ckpt / "encoder.pt", weights_only=True)
+    VGGBNTinyEncoder(in_channels=3).load_state_dict(encoder["encoder"])
+    final = torch.load(ckpt / "checkpoint_final.pt", weights_only=True)
+    assert final["trainer"]["iteration"] == 4 and final["trainer"]["epoch_length"] == 2  # 2 epochs
+    pictures = sorted((out / "pictures").glob("clusters_epoch*.png"))
+    assert [p.name for p in pictures] == ["clusters_epoch001.png", "clusters_epoch002.png"]
+    assert all(p.stat().st_size < 1 << 20 for p in pictures)
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    # resume: one more LD epoch continues from the saved trainer state
+    run_bundle(str(CONFIGS / "train.json"), out, dataset_dir=str(subset), ld_epochs=2, resume=str(ckpt / "checkpoint_final.pt"))
+    resumed = torch.load(ckpt / "checkpoint_final.pt", weights_only=True)
+    assert resumed["trainer"]["iteration"] == 6 and resumed["trainer"]["max_epochs"] == 3
+
+
+def test_chest_xray_variant(data_dir, tmp_path):
+    images = data_dir / "xray" / "cxr_lungs" / "images"
+    subset = tmp_path / "cxr"
+    subset.mkdir()
+    for path in sorted(images.iterdir())[:2]:
+        shutil.copy(path, subset / path.name)
+    out = tmp_path / "run"
+    run_bundle([str(CONFIGS / "train.json"), str(CONFIGS / "train_xray.json")], out, dataset_dir=str(subset))
+    state = torch.load(out / "checkpoints" / "model.pt", weights_only=True)
+    assert state["encoder.stages.0.0.conv.weight"].shape[1] == 1  # one input channel
+
+
+def root_cause(error: BaseException) -> BaseException:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+@pytest.mark.parametrize("problem", ["missing", "empty", "not_an_image", "too_small", "grayscale"])
+def test_bad_input_names_the_problem_and_writes_nothing(tmp_path, problem):
+    folder = tmp_path / "images"
+    if problem != "missing":
+        folder.mkdir()
+    if problem == "not_an_image":
+        (folder / "scan.png").write_text("not an image")
+    if problem == "too_small":
+        Image.new("RGB", (40, 50)).save(folder / "tiny.png")
+    if problem == "grayscale":
+        Image.new("L", (128, 128)).save(folder / "gray.png")
+    out = tmp_path / "run"
+    with pytest.raises(Exception) as caught:
+        run_bundle(str(CONFIGS / "train.json"), out, dataset_dir=str(folder))
+    message = str(root_cause(caught.value))
+    expected = {"missing": "images", "empty": "images", "not_an_image": "scan.png", "too_small": "tiny.png",
+                "grayscale": "gray.png"}[problem]
+    assert expected in message
+    assert not (out / "checkpoints").exists() and not (out / "tensorboard").exists()

@@ -1,0 +1,95 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ld_monai.networks import (
+    LocalDiscriminationNet,
+    VGGBNTinyEncoder,
+    grid_patch_features,
+    load_matching_state_dict,
+    region_features,
+)
+
+
+def test_paper_encoder_size_and_feature_pyramid():
+    enc = VGGBNTinyEncoder(in_channels=3)
+    assert sum(p.numel() for p in enc.parameters()) == 922_896  # spec A3.1: RGB 922,896
+    assert sum(p.numel() for p in VGGBNTinyEncoder(in_channels=1).parameters()) == 922_608
+    feats = enc(torch.zeros(1, 3, 64, 64))
+    assert [tuple(f.shape[1:]) for f in feats] == [(16, 64, 64), (32, 32, 32), (64, 16, 16), (128, 8, 8), (128, 4, 4)]
+
+
+def test_full_model_size_matches_paper():
+    net = LocalDiscriminationNet(in_channels=3, embedding_dim=32, num_clusters=16)
+    assert abs(sum(p.numel() for p in net.parameters()) - 1.43e6) < 0.01e6  # spec A3.2: about 1.43 M
+
+
+@pytest.mark.parametrize("encoder", ["vgg_bn_tiny", "resnet10"])
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_outputs_unit_embedding_and_assignment_simplex(encoder, in_channels):
+    torch.manual_seed(0)
+    net = LocalDiscriminationNet(in_channels=in_channels, embedding_dim=8, num_clusters=5, encoder=encoder)
+    out = net(torch.rand(2, in_channels, 64, 48))
+    z, a = out["embedding"], out["assignment"]
+    assert z.shape == (2, 8, 64, 48) and a.shape == (2, 5, 64, 48)
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(2, 64, 48), atol=1e-5, rtol=0)
+    torch.testing.assert_close(a.sum(dim=1), torch.ones(2, 64, 48), atol=1e-5, rtol=0)
+    assert (a >= 0).all()
+
+
+def test_patch_discrimination_stage_has_no_assignment_and_bad_input_raises():
+    net = LocalDiscriminationNet(num_clusters=0)
+    assert set(net(torch.rand(1, 3, 32, 32))) == {"embedding"}
+    with pytest.raises(ValueError, match="expected input"):
+        net(torch.rand(1, 1, 32, 32))
+
+
+def test_encoder_exports_alone_by_name():
+    net = LocalDiscriminationNet()
+    fresh = VGGBNTinyEncoder(in_channels=3)
+    fresh.load_state_dict(net.encoder.state_dict(), strict=True)
+    x = torch.rand(1, 3, 32, 32)
+    net.eval(), fresh.eval()
+    torch.testing.assert_close(fresh(x)[-1], net.encoder(x)[-1])
+
+
+def test_load_matching_state_dict_by_name_not_position():
+    torch.manual_seed(0)
+    stage1 = LocalDiscriminationNet(num_clusters=0)
+    stage2 = LocalDiscriminationNet(num_clusters=16)
+    head_before = stage2.clustering_head[1].weight.clone()
+    missing = load_matching_state_dict(stage2, {"module." + k: v for k, v in stage1.state_dict().items()})
+    assert missing and all(name.startswith("clustering_head.") for name in missing)
+    for name, value in stage1.state_dict().items():
+        torch.testing.assert_close(stage2.state_dict()[name], value)
+    torch.testing.assert_close(stage2.clustering_head[1].weight, head_before)  # new head keeps its init
+    wrong = {"embedding_head.1.weight": torch.zeros(3, 3, 3, 3)}
+    with pytest.raises(ValueError, match="embedding_head.1.weight"):
+        load_matching_state_dict(stage2, wrong)
+
+
+def test_grid_patch_features_rotation_equivariance_and_unit_norm():
+    torch.manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(2, 4, 32, 32), dim=1)
+    p = grid_patch_features(z, (8, 8))
+    torch.testing.assert_close(p.norm(dim=1), torch.ones(2, 8, 8))
+    for k in range(4):
+        rotated = grid_patch_features(torch.rot90(z, k, dims=(2, 3)), (8, 8))
+        torch.testing.assert_close(torch.rot90(rotated, -k, dims=(2, 3)), p)
+
+
+def test_region_features_equal_weighted_average():
+    torch.manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(2, 4, 6, 5), dim=1)
+    a = torch.softmax(torch.randn(2, 3, 6, 5), dim=1)
+    r = region_features(z, a)
+    expected = torch.nn.functional.normalize((z[:, None] * a[:, :, None]).mean(dim=(3, 4)), dim=2)
+    torch.testing.assert_close(r, expected)
+    # one-hot assignment of a constant-embedding region returns that embedding
+    z1 = torch.zeros(1, 4, 2, 2)
+    z1[:, 0] = 1
+    a1 = torch.zeros(1, 2, 2, 2)
+    a1[:, 0] = 1
+    torch.testing.assert_close(region_features(z1, a1)[0, 0], torch.tensor([1.0, 0, 0, 0]))
