@@ -59,6 +59,8 @@ def demo(args: argparse.Namespace) -> int:
     overrides = dict(DEMO_OVERRIDES)
     overrides.update(dict(args.override or []))
     overrides["output_dir"] = str(output_dir)
+    if args.xray and not args.dataset_dir:
+        raise SystemExit("ld-monai demo --xray needs --dataset_dir (a folder of chest radiographs).")
     if args.dataset_dir:
         overrides["dataset_dir"] = str(Path(args.dataset_dir).resolve())
     print(f"LD pretraining demo on {overrides.get('dataset_dir', 'the fundus photograph shipped with scikit-image')}")
@@ -97,7 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as error:  # show the root cause last, after MONAI's config-evaluation traceback
+        cause = error
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if cause is error:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        print(f"\nld-monai: error: {type(cause).__name__}: {cause}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

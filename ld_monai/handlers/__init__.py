@@ -11,3 +11,4 @@ from ld_monai.handlers.cluster_picture import (
 )
 from ld_monai.handlers.encoder_exporter import EncoderExporter, unwrap_network
 from ld_monai.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
+from ld_monai.handlers.prediction_writer import LocalDiscriminationPredictionWriter

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -82,6 +83,19 @@ def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
     assert [p.name for p in pictures] == ["clusters_epoch001.png", "clusters_epoch002.png"]
     assert all(p.stat().st_size < 1 << 20 for p in pictures)
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    # inference on a folder: embeddings, cluster maps and pictures per image
+    run_bundle(
+        [str(CONFIGS / "train.json"), str(CONFIGS / "inference.json")], out, dataset_dir=str(subset),
+        ckpt_path=str(ckpt / "model.pt"),
+    )
+    written = out / "inference"
+    for path in sorted(subset.iterdir()):
+        embedding = np.load(written / f"{path.stem}_embedding.npy")
+        assert embedding.shape == (32, 96, 96)
+        np.testing.assert_allclose(np.linalg.norm(embedding.astype(np.float32), axis=0), 1, atol=2e-3)
+        clusters = np.asarray(Image.open(written / f"{path.stem}_clusters.png"))
+        assert clusters.shape == (96, 96) and clusters.max() < 16
+        assert (written / f"{path.stem}_overview.png").stat().st_size < 1 << 20
     # resume: one more LD epoch continues from the saved trainer state
     run_bundle(str(CONFIGS / "train.json"), out, dataset_dir=str(subset), ld_epochs=2, resume=str(ckpt / "checkpoint_final.pt"))
     resumed = torch.load(ckpt / "checkpoint_final.pt", weights_only=True)

@@ -1,0 +1,27 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+from __future__ import annotations
+
+import torch
+
+from ld_monai.cli import DEMO_OVERRIDES, main
+
+TINY = ["-o", "image_size=96", "-o", "crop_size=64", "-o", "min_image_size=64", "-o", "grid=[4,4]",
+        "-o", "epoch_length=2", "-o", "pd_epochs=1", "-o", "ld_epochs=1", "-o", "num_val_items=1"]
+
+
+def test_demo_on_embedded_fundus_photograph(tmp_path, capsys):
+    assert main(["demo", "--output_dir", str(tmp_path), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert str(tmp_path / "checkpoints" / "model.pt") in printed
+    assert (tmp_path / "demo_data" / "retina.png").is_file()  # scikit-image's photograph, written once
+    torch.load(tmp_path / "checkpoints" / "encoder.pt", weights_only=True)
+    assert (tmp_path / "pictures" / "clusters_latest.png").is_file()
+
+
+def test_demo_reports_the_root_cause(tmp_path, capsys):
+    assert main(["demo", "--output_dir", str(tmp_path), "--dataset_dir", str(tmp_path / "nowhere"), *TINY]) == 1
+    assert "nowhere" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_demo_schedule_is_short():
+    assert DEMO_OVERRIDES["epoch_length"] * (DEMO_OVERRIDES["pd_epochs"] + DEMO_OVERRIDES["ld_epochs"]) <= 300
