@@ -7,8 +7,8 @@ from ld_monai.data.demo_data import DEMO_FUNDUS_SIZE, write_demo_fundus
 from ld_monai.data.image_folder import (
     IMAGE_EXTENSIONS,
     PIL_EXTENSIONS,
-    RandomPairDataset,
     check_image_files,
     image_folder_datalist,
 )
+from ld_monai.data.random_pair_dataset import RandomPairDataset
 from ld_monai.data.split import split_datalist

@@ -1,5 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Tests of ld_monai.data.image_folder: datalists, the fail-fast file check and RandomPairDataset."""
+"""Tests of ld_monai.data.image_folder: datalists and the fail-fast file check."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from monai.data import DataLoader
-from monai.transforms import Randomizable
-from ld_monai.data import RandomPairDataset, check_image_files, image_folder_datalist
+from ld_monai.data import check_image_files, image_folder_datalist
 
 
 def _png(path: Path, size=(32, 24), mode="RGB") -> Path:
@@ -113,87 +110,3 @@ def test_check_image_files_nifti_via_monai(tmp_path):
     check_image_files([{"image": str(path)}], min_size=(40, 30), num_channels=1)
     with pytest.raises(ValueError, match="40x30"):
         check_image_files([{"image": str(path)}], min_size=35)
-
-
-class AddNoise(Randomizable):
-    """Tiny randomizable dictionary transform: adds one random number per key."""
-
-    def randomize(self, data=None):
-        self._v = self.R.uniform(size=2)
-
-    def __call__(self, d):
-        self.randomize()
-        return {"image1": d["image1"] + self._v[0], "image2": d["image2"] + self._v[1]}
-
-
-def _data(n=7):
-    return [{"image": torch.full((1, 2, 2), float(i))} for i in range(n)]
-
-
-def _items(ds):
-    return [(float(x["image1"].flatten()[0]), float(x["image2"].flatten()[0])) for x in ds]
-
-
-def test_random_pair_length_and_content():
-    ds = RandomPairDataset(_data(), transform=None, length=50)
-    assert len(ds) == 50
-    items = _items(ds)
-    assert len(items) == 50
-    values = {v for pair in items for v in pair}
-    assert values <= set(range(7)) and len(values) > 3  # draws from the whole set
-    assert any(a == b for a, b in _items(RandomPairDataset(_data(2), None, length=40)))  # with replacement
-    with pytest.raises(IndexError):
-        ds[50]
-
-
-def test_random_pair_fixed_is_identical_across_passes_and_instances():
-    ds = RandomPairDataset(_data(), transform=AddNoise(), length=20, seed=3, fixed=True)
-    first, second = _items(ds), _items(ds)
-    assert first == second
-    assert _items(RandomPairDataset(_data(), transform=AddNoise(), length=20, seed=3, fixed=True)) == first
-    assert _items(RandomPairDataset(_data(), transform=AddNoise(), length=20, seed=4, fixed=True)) != first
-    # order of access does not matter
-    assert [_items([ds[i]])[0] for i in reversed(range(20))] == first[::-1]
-    # the transform was reseeded per item: fractional parts (the noise) are the same per index, differ across items
-    assert len({round(a % 1, 6) for a, _ in first}) > 1
-
-
-def test_random_pair_unfixed_reproducible_with_set_random_state():
-    ds = RandomPairDataset(_data(), transform=AddNoise(), length=30)
-    ds.set_random_state(seed=11)
-    a = _items(ds)
-    b = _items(ds)
-    assert a != b  # a new epoch draws new pairs
-    ds.set_random_state(seed=11)
-    assert _items(ds) == a
-    other = RandomPairDataset(_data(), transform=AddNoise(), length=30, seed=5)
-    other.set_random_state(seed=11)
-    assert _items(other) == a
-
-
-def test_random_pair_reseeds_transform():
-    t = AddNoise()
-    ds = RandomPairDataset(_data(), transform=t, length=5)
-    ds.set_random_state(seed=1)
-    s1 = t.R.get_state()[1].copy()
-    ds.set_random_state(seed=2)
-    s2 = t.R.get_state()[1].copy()
-    ds.set_random_state(seed=1)
-    assert np.array_equal(t.R.get_state()[1], s1) and not np.array_equal(s1, s2)
-
-
-def test_random_pair_monai_dataloader_workers_reseed():
-    ds = RandomPairDataset(_data(), transform=AddNoise(), length=16)
-    loader = DataLoader(ds, batch_size=4, num_workers=2)
-    batches = [torch.cat([b["image1"].flatten(1)[:, 0], b["image2"].flatten(1)[:, 0]]) for b in loader]
-    noise = torch.cat(batches) % 1
-    # the two workers were reseeded differently by MONAI's worker_init_fn: no repeated batches
-    assert len({tuple(b.tolist()) for b in batches}) == len(batches)
-    assert len(set(noise.tolist())) > len(noise) // 2
-
-
-def test_random_pair_invalid():
-    with pytest.raises(ValueError, match="empty"):
-        RandomPairDataset([], transform=None, length=3)
-    with pytest.raises(ValueError, match="length"):
-        RandomPairDataset(_data(), transform=None, length=0)
