@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from monai.bundle import ConfigWorkflow, run, verify_metadata
+from monai.bundle import ConfigParser, ConfigWorkflow, run, verify_metadata
 
 from ld_monai.networks import LocalDiscriminationNet, VGGBNTinyEncoder
 
@@ -58,8 +58,11 @@ def test_train_config_has_monai_properties():
     for key in ("bundle_root", "device", "dataset_dir", "train#trainer", "train#dataset", "train#inferer"):
         assert workflow.parser.get(key, "missing") != "missing", key
     assert workflow.parser.get("amp") == "$torch.cuda.is_available()"
-    multi = json.loads((CONFIGS / "multi_gpu_train.json").read_text())
-    assert "train#dataloader#sampler" in multi
+    multi = ConfigParser()
+    multi.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "multi_gpu_train.json")])
+    assert multi.get("train#dataloader#sampler#_target_") == "DistributedSampler"
+    assert "dist.get_rank()" in multi.get("train#attach_handlers")
+    assert multi.get("train#dataloader#batch_size") == "@batch_size"  # the rest of train.json is kept
 
 
 def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
