@@ -9,6 +9,7 @@ from ld_monai.networks import (
     VGGBNTinyEncoder,
     grid_patch_features,
     load_matching_state_dict,
+    load_pretrained,
     region_features,
 )
 
@@ -93,3 +94,21 @@ def test_region_features_equal_weighted_average():
     a1 = torch.zeros(1, 2, 2, 2)
     a1[:, 0] = 1
     torch.testing.assert_close(region_features(z1, a1)[0, 0], torch.tensor([1.0, 0, 0, 0]))
+
+
+def test_load_pretrained_accepts_model_checkpoint_and_encoder_export(tmp_path):
+    torch.manual_seed(0)
+    trained = LocalDiscriminationNet()
+    torch.save(trained.state_dict(), tmp_path / "model.pt")
+    torch.save({"model": trained.state_dict(), "optimizer": {}}, tmp_path / "checkpoint.pt")
+    torch.save({"encoder": trained.encoder.state_dict(), "in_channels": 3}, tmp_path / "encoder.pt")
+    for name in ("model.pt", "checkpoint.pt"):
+        fresh = LocalDiscriminationNet()
+        assert load_pretrained(fresh, tmp_path / name) == []
+        torch.testing.assert_close(fresh.state_dict(), trained.state_dict())
+    fresh = LocalDiscriminationNet()
+    missing = load_pretrained(fresh, tmp_path / "encoder.pt")
+    assert missing and not any(name.startswith("encoder.") for name in missing)  # only the encoder was loaded
+    torch.testing.assert_close(fresh.encoder.state_dict(), trained.encoder.state_dict())
+    with pytest.raises(FileNotFoundError, match="nothing.pt"):
+        load_pretrained(fresh, tmp_path / "nothing.pt")
