@@ -41,13 +41,13 @@ def prepare_local_discrimination_batch(
     views = torch.as_tensor(batchdata["views"])
     if views.ndim != 5 or views.shape[1] != NUM_VIEWS:
         raise ValueError(f"views must be (B, {NUM_VIEWS}, C, H, W), got {tuple(views.shape)}.")
+    if not torch.isfinite(views).all():  # checked where the batch was made, before the copy to the device
+        raise ValueError("LD batch contains NaN or infinite values.")
     inputs = views.transpose(0, 1).flatten(0, 1).to(device=device, non_blocking=non_blocking, **kwargs)
     targets = {
         "rotation_k": torch.as_tensor(batchdata["rotation_k"]).to(device=device, non_blocking=non_blocking),
         "mix_lambda": torch.as_tensor(batchdata["mix_lambda"]).to(device=device, non_blocking=non_blocking),
     }
-    if not torch.isfinite(inputs).all():
-        raise ValueError("LD batch contains NaN or infinite values.")
     return inputs, targets
 
 
