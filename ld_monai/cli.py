@@ -82,6 +82,38 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def prepare(args: argparse.Namespace) -> int:
+    """``ld-monai prepare``: write the datalist of a public dataset, then print a summary (errors: one line)."""
+    from ld_monai.data.prepare import prepare_dataset
+
+    notes: list[str] = []
+    try:
+        path = prepare_dataset(
+            args.dataset, args.raw_dir, args.out_dir, seed=args.seed, val_fraction=args.val_fraction, notes=notes
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"ld-monai prepare: error: {error}", file=sys.stderr)
+        return 1
+    datalist = json.loads(path.read_text(encoding="utf-8"))
+    print(f"{datalist['name']}: {datalist['split_note']}")
+    print("  " + ", ".join(f"{split} {len(datalist[split])}" for split in ("training", "validation", "test")))
+    derived: dict[str, int] = {}
+    for split in ("training", "validation", "test"):
+        for entry in datalist[split]:
+            for key, value in entry.items():
+                if key != "name" and value.startswith("derived/"):
+                    derived[key] = derived.get(key, 0) + 1
+    if derived:
+        counts = ", ".join(f"{key} {count}" for key, count in derived.items())
+        print(f"  derived files ({counts}) in {path.parent / 'derived'}")
+    else:
+        print("  no derived files: the datalist points at the raw files")
+    for note in notes:
+        print(f"  note: {note}")
+    print(f"datalist: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ld-monai", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="any bundle config override, e.g. -o epoch_length=100 -o crop_size=448 (repeatable)",
     )
     p.set_defaults(func=demo)
+    p = sub.add_parser("prepare", help="a public segmentation dataset as a MONAI datalist (see docs/datasets.md)")
+    p.add_argument("dataset", help="drive, stare, chase_db1, hrf, drishti_gs1, idrid_od, jsrt, montgomery, shenzhen "
+                   "or cxr_lungs")
+    p.add_argument("raw_dir", help="the raw download (read only)")
+    p.add_argument("out_dir", help="where datalist.json and derived/ go")
+    p.add_argument("--seed", type=int, default=0, help="seed of the validation split (default 0)")
+    p.add_argument("--val_fraction", type=float, default=0.2, help="fraction of training for validation (0.2)")
+    p.set_defaults(func=prepare)
     return parser
 
 

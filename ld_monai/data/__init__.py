@@ -10,5 +10,7 @@ from ld_monai.data.image_folder import (
     check_image_files,
     image_folder_datalist,
 )
+from ld_monai.data.prepare import DATASETS, prepare_dataset
 from ld_monai.data.random_pair_dataset import RandomPairDataset
-from ld_monai.data.split import split_datalist
+from ld_monai.data.segmentation_datalist import load_segmentation_datalist
+from ld_monai.data.split import label_fraction_subset, split_datalist

@@ -9,3 +9,4 @@ from ld_monai.networks.local_discrimination_net import (
 from ld_monai.networks.pooling import grid_patch_features, l2_normalize, region_features
 from ld_monai.networks.state_dict import load_matching_state_dict, load_pretrained
 from ld_monai.networks.vgg_bn_tiny import VGGBNTinyEncoder
+from ld_monai.networks.transfer_segmentation_net import TransferSegmentationNet

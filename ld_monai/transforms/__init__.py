@@ -7,7 +7,8 @@ Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``Foo
 * :class:`XRayIntensityNormalize`: robust percentile scaling of radiographs to one channel in [0, 1];
 * :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
 * :class:`RandColorJitter`: torchvision-style colour jitter + random grayscale in plain torch;
-* :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup).
+* :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup);
+* :class:`CheckSegmentationLabel`: binary-label checks (shape, values, channels) -> float32 {0, 1}.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ from ld_monai.transforms.fundus import (
     FundusFieldOfViewCropD,
     FundusFieldOfViewCropd,
     FundusFieldOfViewCropDict,
+)
+from ld_monai.transforms.labels import (
+    CheckSegmentationLabel,
+    CheckSegmentationLabelD,
+    CheckSegmentationLabeld,
+    CheckSegmentationLabelDict,
+)
+from ld_monai.transforms.mask_writer import SaveMaskd, nifti_affine
+from ld_monai.transforms.segmentation_presets import (
+    MODALITIES,
+    segmentation_augmentation,
+    segmentation_inference_outputs,
+    segmentation_postprocessing,
+    segmentation_preprocessing,
+    structures_to_label_map,
 )
 from ld_monai.transforms.views import (
     IMAGENET_MEAN,
@@ -77,4 +93,16 @@ __all__ = [
     "XRayIntensityNormalized",
     "XRayIntensityNormalizeD",
     "XRayIntensityNormalizeDict",
+    "CheckSegmentationLabel",
+    "CheckSegmentationLabeld",
+    "CheckSegmentationLabelD",
+    "CheckSegmentationLabelDict",
+    "SaveMaskd",
+    "nifti_affine",
+    "MODALITIES",
+    "segmentation_augmentation",
+    "segmentation_inference_outputs",
+    "segmentation_postprocessing",
+    "segmentation_preprocessing",
+    "structures_to_label_map",
 ]

@@ -1,0 +1,161 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Transform chains of LD's downstream segmentation protocol, shared by the segmentation bundles.
+
+Chen et al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440, protocol A7 of the method
+spec: fundus photographs are cropped to the field of view, resized to 512x512 and normalised with ImageNet
+statistics; radiographs are one channel normalised with mean 0.5, std 0.5. Training augments fundus images with
+flips and rotations in (-180, 180) degrees, radiographs with rotations in (-30, 30) degrees only.
+
+Each function returns a list of MONAI dictionary transforms for a bundle's ``Compose``. Keys: ``image``, one key
+per structure in ``structures`` (binary masks, concatenated into ``label`` in that order) and, for fundus
+vessel tasks, the field-of-view ``mask``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from monai.transforms import (
+    Activationsd,
+    AsDiscreted,
+    Compose,
+    ConcatItemsd,
+    CopyItemsd,
+    DeleteItemsd,
+    EnsureTyped,
+    Invertd,
+    Lambdad,
+    LoadImaged,
+    MaskIntensityd,
+    NormalizeIntensityd,
+    RandFlipd,
+    RandRotated,
+    Resized,
+    ScaleIntensityRanged,
+)
+
+from ld_monai.transforms.channels import EnsureChannelsd
+from ld_monai.transforms.fundus import FundusFieldOfViewCropd
+from ld_monai.transforms.labels import CheckSegmentationLabeld
+from ld_monai.transforms.mask_writer import SaveMaskd
+from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
+from ld_monai.transforms.xray import XRayIntensityNormalized
+
+__all__ = ["MODALITIES", "segmentation_preprocessing", "segmentation_augmentation", "segmentation_postprocessing",
+    "segmentation_inference_outputs",
+    "structures_to_label_map",
+]
+
+#: the two input conventions of LD's downstream tasks
+MODALITIES = ("fundus", "xray")
+
+
+def _check_modality(modality: str) -> None:
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}.")
+
+
+def segmentation_preprocessing(
+    modality: str,
+    structures: Sequence[str] = (),
+    mask_key: str | None = None,
+    image_size: int = 512,
+    empty_labels: str = "allow",
+) -> list:
+    """Load, check, crop (fundus), scale, resize and normalise ``image`` (+ labels and mask when given).
+
+    Without ``structures`` (inference) only the image and, if named, the mask are loaded. With structures, each
+    label is checked against its image (same size, binary; see :class:`CheckSegmentationLabeld`) and the labels
+    are stacked into ``label`` (``len(structures)`` channels, float {0, 1}). The crop and resize are invertible
+    (MONAI ``Invertd``), so predictions can be mapped back to the input's geometry.
+    """
+    _check_modality(modality)
+    structures = list(structures)
+    masks = [mask_key] if mask_key else []
+    binary = structures + masks
+    keys = ["image"] + binary
+    image_channels = 3 if modality == "fundus" else 1
+    chain: list = [
+        LoadImaged(keys, reader="PILReader", reverse_indexing=False, image_only=True, ensure_channel_first=True),
+        EnsureChannelsd("image", num_channels=image_channels),
+    ]
+    if binary:
+        chain.append(CheckSegmentationLabeld(binary, image_key="image", empty=empty_labels))
+    if modality == "fundus":
+        chain += [
+            FundusFieldOfViewCropd(keys, source_key="image"),
+            ScaleIntensityRanged("image", a_min=0, a_max=255, b_min=0.0, b_max=1.0, clip=True),
+        ]
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+    else:
+        chain.append(XRayIntensityNormalized("image"))
+        mean, std = (0.5,), (0.5,)
+    chain.append(Resized("image", spatial_size=(image_size, image_size), mode="area"))
+    if binary:
+        # nearest-exact samples pixel centres; plain "nearest" shifts labels by up to one pixel against the image
+        chain.append(Resized(binary, spatial_size=(image_size, image_size), mode="nearest-exact"))
+    chain.append(NormalizeIntensityd("image", subtrahend=list(mean), divisor=list(std), channel_wise=True))
+    if structures:
+        chain += [ConcatItemsd(structures, "label"), DeleteItemsd(structures)]
+    chain.append(EnsureTyped(["image"] + (["label"] if structures else []) + masks, dtype=torch.float32))
+    return chain
+
+
+def segmentation_augmentation(modality: str, mask_key: str | None = None) -> list:
+    """Random flips (fundus) and rotations applied identically to ``image``, ``label`` (and the mask)."""
+    _check_modality(modality)
+    keys = ["image", "label"] + ([mask_key] if mask_key else [])
+    modes = ["bilinear"] + ["nearest"] * (len(keys) - 1)
+    if modality == "fundus":
+        return [
+            RandFlipd(keys, prob=0.5, spatial_axis=0),
+            RandFlipd(keys, prob=0.5, spatial_axis=1),
+            RandRotated(keys, range_x=math.pi, prob=1.0, mode=modes, padding_mode="zeros"),
+        ]
+    return [RandRotated(keys, range_x=math.pi / 6, prob=1.0, mode=modes, padding_mode="zeros")]
+
+
+def segmentation_postprocessing(mask_key: str | None = None, threshold: float = 0.5) -> Compose:
+    """Logits ``pred`` -> sigmoid probabilities ``prob`` and binary ``pred`` (``prob > threshold``, the paper's).
+
+    With ``mask_key`` the binary prediction and the label (when present) are zeroed outside the field of view,
+    so Dice is computed inside it (the vessel protocol); ``prob`` stays unmasked (AUC selects the pixels itself).
+    """
+    chain = [
+        Activationsd("pred", sigmoid=True),
+        CopyItemsd("pred", names="prob"),
+        AsDiscreted("pred", threshold=threshold),
+    ]
+    if mask_key:
+        chain.append(MaskIntensityd(["pred", "label"], mask_key=mask_key, allow_missing_keys=True))
+    return Compose(chain)
+
+
+def structures_to_label_map(pred: torch.Tensor) -> torch.Tensor:
+    """Binary structures (K, H, W) -> one uint8 channel: 0 background, k where structure k (1-based) is the
+    last present channel. For nested structures (disc ⊃ cup) that is 1 = disc rim, 2 = cup."""
+    index = torch.arange(1, pred.shape[0] + 1, device=pred.device).view(-1, *[1] * (pred.ndim - 1))
+    return (pred.gt(0) * index).amax(dim=0, keepdim=True).to(torch.uint8)
+
+
+def segmentation_inference_outputs(
+    preprocessing: Compose, output_dir: str, num_structures: int, threshold: float = 0.5
+) -> Compose:
+    """Probabilities -> label map ``mask`` in the input's geometry, written as ``<name>_mask.nii.gz`` / ``.png``.
+
+    The field-of-view crop and resize of ``preprocessing`` are inverted on the probabilities (MONAI ``Invertd``,
+    interpolating), which are then thresholded: inverting the binary mask with nearest-neighbour sampling instead
+    would shift thin structures such as vessels by up to a pixel. The label map is
+    :func:`structures_to_label_map` (see :class:`SaveMaskd`). ``pred`` stays at the network's resolution (for
+    overlay pictures).
+    """
+    return Compose(
+        [
+            CopyItemsd("prob", names="mask"),
+            Invertd("mask", transform=preprocessing, orig_keys="image"),
+            Lambdad("mask", lambda prob: structures_to_label_map(prob > threshold)),
+            SaveMaskd("mask", output_dir, num_structures),
+        ]
+    )

@@ -1,0 +1,49 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ld_monai.networks import LocalDiscriminationNet, TransferSegmentationNet, load_pretrained
+
+
+def test_logits_shape_and_decoder_size_of_the_paper():
+    net = TransferSegmentationNet(in_channels=3, out_channels=2)
+    assert net(torch.rand(2, 3, 64, 48)).shape == (2, 2, 64, 48)
+    decoder = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("encoder."))
+    assert decoder == 492_001 + 16 * 9 + 1  # research vgg16_decoder (1 output): 0.492 M; a 2nd 3x3 output adds 145
+
+
+def test_frozen_encoder_gets_no_gradient_and_keeps_batchnorm_statistics():
+    torch.manual_seed(0)
+    net = TransferSegmentationNet(in_channels=1, out_channels=1)
+    net.freeze_encoder(True)
+    net.train()  # what SupervisedTrainer does every iteration
+    assert not net.encoder.training and net.decoder.training
+    stats = {k: v.clone() for k, v in net.encoder.state_dict().items() if "running" in k}
+    net(torch.rand(2, 1, 32, 32)).sum().backward()
+    assert all(p.grad is None for p in net.encoder.parameters())
+    assert any(p.grad is not None for p in net.head.parameters())
+    assert all(torch.equal(stats[k], v) for k, v in net.encoder.state_dict().items() if k in stats)
+    net.freeze_encoder(False)
+    net.train()
+    assert net.encoder.training and all(p.requires_grad for p in net.encoder.parameters())
+    net(torch.rand(2, 1, 32, 32)).sum().backward()
+    assert all(p.grad is not None for p in net.encoder.parameters())
+
+
+def test_encoder_weights_transfer_from_a_pretraining_model(tmp_path):
+    pretrained = LocalDiscriminationNet(in_channels=3)
+    torch.save(pretrained.state_dict(), tmp_path / "model.pt")
+    net = TransferSegmentationNet(in_channels=3)
+    untouched = load_pretrained(net, tmp_path / "model.pt")
+    assert all(not k.startswith("encoder.") for k in untouched)
+    for key, value in pretrained.encoder.state_dict().items():
+        assert torch.equal(net.encoder.state_dict()[key], value)
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="out_channels"):
+        TransferSegmentationNet(out_channels=0)
+    with pytest.raises(ValueError, match=r"expected input \(B, 3"):
+        TransferSegmentationNet()(torch.rand(1, 1, 32, 32))

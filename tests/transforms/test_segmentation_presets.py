@@ -1,0 +1,104 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.data import MetaTensor
+from monai.transforms import Compose
+from PIL import Image
+
+from ld_monai.transforms import (
+    SaveMaskd,
+    segmentation_augmentation,
+    segmentation_inference_outputs,
+    segmentation_postprocessing,
+    segmentation_preprocessing,
+    structures_to_label_map,
+)
+
+
+@pytest.fixture
+def drive_item(data_dir):
+    root = data_dir / "fundus" / "DRIVE" / "training"
+    return {
+        "image": str(root / "images" / "21_training.tif"),
+        "vessel": str(root / "1st_manual" / "21_manual1.gif"),
+        "mask": str(root / "mask" / "21_training_mask.gif"),
+    }
+
+
+def test_fundus_preprocessing_on_a_real_drive_image(drive_item):
+    out = Compose(segmentation_preprocessing("fundus", ["vessel"], "mask", image_size=128))(drive_item)
+    assert out["image"].shape == (3, 128, 128) and out["label"].shape == (1, 128, 128)
+    assert set(out["label"].unique().tolist()) == {0.0, 1.0} and set(out["mask"].unique().tolist()) == {0.0, 1.0}
+    assert 0.05 < out["label"].mean() < 0.2  # DRIVE vessels cover ~12% of the field of view
+    assert out["mask"].mean() > 0.6  # the field-of-view crop keeps mostly the eye
+    inside = out["image"][:, out["mask"][0] > 0]
+    assert abs(inside.mean()) < 1.5  # ImageNet-normalised
+    assert "vessel" not in out
+
+
+def test_label_size_mismatch_names_the_files(drive_item, data_dir):
+    drive_item["vessel"] = str(data_dir / "fundus" / "STARE" / "labels-ah" / "im0001.ah.png")
+    with pytest.raises(RuntimeError) as error:  # MONAI's Compose wraps the transform's ValueError
+        Compose(segmentation_preprocessing("fundus", ["vessel"], "mask"))(drive_item)
+    cause = str(error.value.__cause__)
+    assert "im0001.ah.png" in cause and "21_training.tif" in cause
+
+
+def test_augmentation_moves_image_label_and_mask_together(drive_item):
+    pre = Compose(segmentation_preprocessing("fundus", ["vessel"], "mask", image_size=96))
+    aug = Compose(segmentation_augmentation("fundus", "mask")).set_random_state(0)
+    before = pre(drive_item)
+    out = aug(before)
+    assert set(out["label"].unique().tolist()) <= {0.0, 1.0}  # nearest interpolation keeps labels binary
+    outside = [(d["label"] * (1 - d["mask"])).sum() for d in (before, out)]
+    assert outside[1] <= outside[0] + 2 and out["label"].sum() > 0.9 * before["label"].sum()  # moved together
+
+
+def test_postprocessing_thresholds_and_masks():
+    logits = torch.tensor([[[2.0, -2.0], [0.1, 3.0]]])
+    item = {"pred": logits, "label": torch.ones(1, 2, 2), "mask": torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])}
+    out = segmentation_postprocessing("mask")(item)
+    assert out["pred"].tolist() == [[[1.0, 0.0], [1.0, 0.0]]]
+    assert out["label"].tolist() == [[[1.0, 1.0], [1.0, 0.0]]]
+    assert torch.allclose(out["prob"], torch.sigmoid(logits))
+
+
+def test_label_map_keeps_the_innermost_structure():
+    disc_cup = torch.tensor([[[1, 1, 0]], [[1, 0, 0]]])
+    assert structures_to_label_map(disc_cup).tolist() == [[[2, 1, 0]]]
+
+
+def test_inference_outputs_map_masks_back_to_the_input_geometry(drive_item, tmp_path):
+    pre = Compose(segmentation_preprocessing("fundus", image_size=512))
+    item = pre({"image": drive_item["image"]})
+    truth = Compose(segmentation_preprocessing("fundus", ["vessel"], image_size=512))(drive_item)["label"]
+    item["pred"] = MetaTensor(truth.as_tensor() * 4 - 2, meta=item["image"].meta)  # logits of the true mask
+    Compose([segmentation_postprocessing(), segmentation_inference_outputs(pre, str(tmp_path), 1)])(item)
+    source = np.array(Image.open(drive_item["vessel"])) > 0
+    nifti = nib.load(tmp_path / "21_training_mask.nii.gz")
+    png = np.array(Image.open(tmp_path / "21_training_mask.png"))
+    assert nifti.shape == png.shape == source.shape == (584, 565)
+    assert set(np.unique(png)) == {0, 255}
+    def dice(shift):
+        moved = np.roll(png > 0, shift, axis=(0, 1))
+        return 2 * (source & moved).sum() / (source.sum() + moved.sum())
+
+    # 565 -> 512 -> 565 px loses some one-pixel vessels, but the mask must not be shifted
+    assert dice((0, 0)) > 0.8
+    assert all(dice((0, 0)) > dice(shift) for shift in [(1, 0), (-1, 0), (0, 1), (0, -1)])
+
+
+def test_save_mask_writes_values_and_affine(tmp_path):
+    affine = torch.tensor([[0.2, 0, 0, 5.0], [0, 0.3, 0, -1.0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.float64)
+    mask = MetaTensor(torch.tensor([[[0, 1], [2, 0]]], dtype=torch.uint8), affine=affine)
+    mask.meta["filename_or_obj"] = "/data/case7.dcm"
+    SaveMaskd("pred", tmp_path, num_structures=2)({"pred": mask})
+    nifti = nib.load(tmp_path / "case7_mask.nii.gz")
+    assert np.asarray(nifti.dataobj).tolist() == [[0, 1], [2, 0]] and np.allclose(nifti.affine, affine.numpy())
+    assert np.array(Image.open(tmp_path / "case7_mask.png")).tolist() == [[0, 127], [254, 0]]
+    with pytest.raises(ValueError, match=r"\(1, H, W\)"):
+        SaveMaskd("pred", tmp_path)({"pred": MetaTensor(torch.zeros(2, 2, 2))})
