@@ -1,0 +1,110 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""The three segmentation-transfer bundles, each trained for 2 iterations, evaluated and run for inference on
+real images (prepared with ``ld_monai.data.prepare_dataset`` from ``LD_MONAI_DATA_DIR``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from monai.bundle import ConfigParser, run, verify_metadata
+from PIL import Image
+
+from ld_monai.data import prepare_dataset
+from ld_monai.networks import LocalDiscriminationNet
+
+from ..conftest import REPO
+
+BUNDLES = {
+    # bundle: (dataset, raw folder, structures)
+    "retinal_vessel_segmentation": ("drive", "fundus/DRIVE", ["vessel"]),
+    "optic_disc_segmentation": ("drishti_gs1", "fundus/Drishti-GS1", ["disc", "cup"]),
+    "lung_segmentation": ("cxr_lungs", "xray/cxr_lungs", ["lung"]),
+}
+TINY = {"image_size": 64, "batch_size": 2, "frozen_epochs": 1, "fine_epochs": 1, "num_workers": 0, "cache_rate": 0.0}
+TASK_KEYS = {"modality", "structures", "mask_key", "_desc_", "compute_auc"}
+
+
+def run_config(bundle, files, output_dir, **overrides):
+    configs = REPO / "bundles" / bundle / "configs"
+    run(
+        config_file=[str(configs / f) for f in files],
+        meta_file=str(configs / "metadata.json"),
+        logging_file=str(configs / "logging.conf"),
+        bundle_root=str(REPO / "bundles" / bundle),
+        output_dir=str(output_dir),
+        **{**TINY, **overrides},
+    )
+
+
+@pytest.mark.parametrize("bundle", sorted(BUNDLES))
+def test_train_evaluate_infer_on_real_images(bundle, data_dir, tmp_path):
+    dataset, raw, structures = BUNDLES[bundle]
+    datalist = prepare_dataset(dataset, data_dir / raw, tmp_path / "data")
+    n_train = len(json.loads(datalist.read_text())["training"])
+    pretraining = LocalDiscriminationNet(in_channels=1 if dataset == "cxr_lungs" else 3)
+    torch.save({"encoder": pretraining.encoder.state_dict()}, tmp_path / "encoder.pt")
+    run_dir = tmp_path / "run"
+    common = {"datalist_file": str(datalist), "label_fraction": 2 / n_train}  # two images: one iteration per epoch
+    run_config(bundle, ["train.json"], run_dir, pretrained_encoder=str(tmp_path / "encoder.pt"), **common)
+    checkpoint = torch.load(run_dir / "checkpoints" / "checkpoint_final.pt", weights_only=True)
+    assert checkpoint["trainer"]["max_epochs"] == 2 and checkpoint["trainer"]["iteration"] == 2
+    assert (run_dir / "checkpoints" / "model.pt").is_file()
+
+    run_config(bundle, ["train.json", "evaluate.json"], run_dir, **common)
+    summary = json.loads((run_dir / "eval_test" / "metrics_summary.json").read_text())
+    n_test = len(json.loads(datalist.read_text())["test"])
+    assert summary["num_images_scored"] == summary["num_images_expected"] == n_test
+    assert set(summary["dice"]) == set(structures)
+    assert all(0 <= summary["dice"][s]["mean"] <= 1 for s in structures)
+    assert ("auc" in summary) == (bundle == "retinal_vessel_segmentation")
+    assert len(list((run_dir / "eval_test" / "overlays").glob("*_overlay.png"))) == n_test
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    test_items = json.loads(datalist.read_text())["test"][:2]
+    sources = [(datalist.parent / item["image"]).resolve() for item in test_items]
+    for source in sources:
+        (inputs / source.name).symlink_to(source)
+    run_config(bundle, ["train.json", "inference.json"], run_dir, input_dir=str(inputs), **common)
+    for source in sources:
+        stem = source.name.split(".")[0]
+        mask = np.array(Image.open(run_dir / "predictions" / f"{stem}_mask.png"))
+        assert mask.shape == np.array(Image.open(source)).shape[:2]  # the input's geometry, not 64 x 64
+        assert set(np.unique(mask)) <= {k * (255 // len(structures)) for k in range(len(structures) + 1)}
+        assert (run_dir / "predictions" / f"{stem}_mask.nii.gz").is_file()
+        assert (run_dir / "predictions" / f"{stem}_overlay.png").is_file()
+
+
+@pytest.mark.parametrize("bundle", sorted(BUNDLES))
+def test_metadata_valid_against_2024_schema(bundle, data_dir):
+    schema = data_dir.parent / "monai" / "meta_schema_20240725.json"
+    if not schema.is_file():
+        pytest.skip(f"schema copy not found at {schema}")
+    configs = REPO / "bundles" / bundle / "configs"
+    verify_metadata(meta_file=str(configs / "metadata.json"), filepath=str(schema))
+    meta = json.loads((configs / "metadata.json").read_text())
+    assert meta["version"] in meta["changelog"]
+    assert meta["network_data_format"]["outputs"]["pred"]["num_channels"] == len(BUNDLES[bundle][2])
+
+
+@pytest.mark.parametrize("config", ["train.json", "evaluate.json", "inference.json", "multi_gpu_train.json"])
+def test_bundles_differ_only_in_their_task(config):
+    """The bundles are self-contained (MONAI bundles ship alone) but must not drift apart: apart from the task
+    keys their configs are identical."""
+    contents = []
+    for bundle in sorted(BUNDLES):
+        config_content = json.loads((REPO / "bundles" / bundle / "configs" / config).read_text())
+        contents.append({k: v for k, v in config_content.items() if k not in TASK_KEYS})
+    assert contents[0] == contents[1] == contents[2]
+
+
+def test_multi_gpu_config_parses_on_top_of_train():
+    parser = ConfigParser()
+    configs = REPO / "bundles" / "retinal_vessel_segmentation" / "configs"
+    parser.read_config([str(configs / "train.json"), str(configs / "multi_gpu_train.json")])
+    assert "DistributedDataParallel" in parser.get("network")
+    assert parser.get("train#dataloader#sampler")["_target_"] == "DistributedSampler"
+    assert "main_process=dist.get_rank() == 0" in parser.get("train#handlers")
