@@ -43,7 +43,11 @@ from ld_monai.transforms.mask_writer import SaveMaskd
 from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.transforms.xray import XRayIntensityNormalized
 
-__all__ = ["MODALITIES", "segmentation_preprocessing", "segmentation_augmentation", "segmentation_postprocessing",
+__all__ = [
+    "MODALITIES",
+    "segmentation_preprocessing",
+    "segmentation_augmentation",
+    "segmentation_postprocessing",
     "segmentation_inference_outputs",
     "structures_to_label_map",
 ]
