@@ -24,7 +24,7 @@ BUNDLES = {
     "lung_segmentation": ("cxr_lungs", "xray/cxr_lungs", ["lung"]),
 }
 TINY = {"image_size": 64, "batch_size": 2, "frozen_epochs": 1, "fine_epochs": 1, "num_workers": 0, "cache_rate": 0.0}
-TASK_KEYS = {"modality", "structures", "mask_key", "_desc_", "compute_auc"}
+TASK_KEYS = {"modality", "structures", "mask_key", "_desc_", "compute_auc", "image_size", "frozen_epochs", "fine_epochs"}
 
 
 def run_config(bundle, files, output_dir, **overrides):
