@@ -1,5 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Data preparation: image folders as MONAI datalists, file checks, LD's random-pair dataset, demo data."""
+"""Data preparation: public segmentation datasets and image folders as MONAI datalists, file checks, label
+fractions, LD's random-pair dataset, demo data."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Ignite handlers for LD training: cluster/embedding pictures and encoder export."""
+"""Ignite handlers: LD training (cluster/embedding pictures, encoder export, atomic checkpoints) and segmentation
+transfer (frozen-encoder phase, handler lists of the bundles, per-image reports, overlay pictures)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from monai.utils.enums import CommonKeys as Keys
 from PIL import Image, ImageDraw, ImageFont
 
 from ld_monai.handlers.segmentation_report import item_name, iteration_items, lookup
-from ld_monai.metrics.segmentation import _as_binary
+from ld_monai.metrics import as_binary
 from ld_monai.utils import atomic_write
 
 __all__ = ["SegmentationOverlayWriter", "render_segmentation_overlay", "STRUCTURE_COLOURS", "FP_COLOUR", "FN_COLOUR"]
@@ -104,12 +104,12 @@ def render_segmentation_overlay(
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     rgb = _image_rgb(image)
-    pred = _as_binary(masks, "masks").cpu().numpy()
+    pred = as_binary(masks, "masks").cpu().numpy()
     if pred.ndim != 3 or pred.shape[1:] != rgb.shape[:2]:
         raise ValueError(f"masks must have shape (K, {rgb.shape[0]}, {rgb.shape[1]}), got {pred.shape}.")
     truth = None
     if label is not None:
-        truth = _as_binary(label, "label").cpu().numpy()
+        truth = as_binary(label, "label").cpu().numpy()
         if truth.shape != pred.shape:
             raise ValueError(f"label must have the shape of masks {pred.shape}, got {truth.shape}.")
     if structure_names is not None and len(structure_names) != pred.shape[0]:

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from ld_monai.metrics.segmentation import MaskedDiceMetric, auc_per_image, dice_per_image
+from ld_monai.metrics.segmentation import MaskedDiceMetric, as_binary, auc_per_image, dice_per_image
 
-__all__ = ["MaskedDiceMetric", "auc_per_image", "dice_per_image"]
+__all__ = ["MaskedDiceMetric", "as_binary", "auc_per_image", "dice_per_image"]

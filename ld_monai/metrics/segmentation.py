@@ -14,15 +14,16 @@ Conventions (both functions return one value per image and channel, shape (B, C)
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import torch
 from monai.metrics import CumulativeIterationMetric
 from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 
-__all__ = ["dice_per_image", "auc_per_image", "MaskedDiceMetric"]
+__all__ = ["dice_per_image", "auc_per_image", "MaskedDiceMetric", "as_binary"]
 
 
-def _as_binary(x: torch.Tensor, what: str) -> torch.Tensor:
+def as_binary(x: torch.Tensor, what: str) -> torch.Tensor:
     """``x`` as a bool tensor; ``ValueError`` unless every value is 0 or 1 (or ``x`` is already bool)."""
     x = x.as_tensor() if hasattr(x, "as_tensor") else torch.as_tensor(x)
     if x.dtype == torch.bool:
@@ -78,8 +79,8 @@ def dice_per_image(
         label = torch.tensor([0, 0, 1, 1, 1]).view(1, 1, 1, 5)
         dice_per_image(pred, label)  # tensor([[0.6667]])
     """
-    p, g = _as_binary(pred, "pred"), _as_binary(label, "label")
-    m = None if mask is None else _as_binary(mask, "mask")
+    p, g = as_binary(pred, "pred"), as_binary(label, "label")
+    m = None if mask is None else as_binary(mask, "mask")
     _check_shapes(p, g, m, "pred")
     if m is not None:
         p, g = p & m, g & m
@@ -120,8 +121,8 @@ def auc_per_image(prob: torch.Tensor, label: torch.Tensor, mask: torch.Tensor | 
         (all pixels foreground or all background), where the AUC is undefined.
     """
     scores = prob.as_tensor() if hasattr(prob, "as_tensor") else torch.as_tensor(prob)
-    g = _as_binary(label, "label")
-    m = None if mask is None else _as_binary(mask, "mask")
+    g = as_binary(label, "label")
+    m = None if mask is None else as_binary(mask, "mask")
     _check_shapes(scores, g, m, "prob")
     batch, channels = scores.shape[:2]
     out = torch.empty(batch, channels, dtype=torch.float64)

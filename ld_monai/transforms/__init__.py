@@ -8,7 +8,11 @@ Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``Foo
 * :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
 * :class:`RandColorJitter`: torchvision-style colour jitter + random grayscale in plain torch;
 * :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup);
-* :class:`CheckSegmentationLabel`: binary-label checks (shape, values, channels) -> float32 {0, 1}.
+* :class:`CheckSegmentationLabel`: binary-label checks (shape, values, channels) -> float32 {0, 1};
+* :class:`SaveMaskd`: predicted label maps as NIfTI (with the source's affine) and PNG.
+
+and the transform chains of the segmentation bundles (``segmentation_preprocessing``, ``..._augmentation``,
+``..._postprocessing``, ``..._inference_outputs``).
 """
 
 from __future__ import annotations
