@@ -5,6 +5,7 @@ fractions, LD's random-pair dataset, demo data."""
 from __future__ import annotations
 
 from ld_monai.data.demo_data import DEMO_FUNDUS_SIZE, write_demo_fundus
+from ld_monai.data.field_of_view import largest_bright_component
 from ld_monai.data.image_folder import (
     IMAGE_EXTENSIONS,
     PIL_EXTENSIONS,

@@ -23,6 +23,7 @@ from monai.transforms.croppad.dictionary import Cropd
 from monai.utils import TransformBackends, convert_data_type
 from scipy import ndimage
 
+from ld_monai.data.field_of_view import largest_bright_component
 from ld_monai.transforms.channels import source_name
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "FundusFieldOfViewCropDict",
 ]
 
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 class FundusFieldOfViewCrop(Crop):
@@ -100,24 +100,21 @@ class FundusFieldOfViewCrop(Crop):
         if scale is None:
             is_float = np.issubdtype(arr.dtype, np.floating)
             scale = 1.0 if is_float and arr.size > 0 and float(np.nanmax(arr)) <= 1.0 else 255.0
-        mask = (arr > self.threshold * float(scale) / 255.0).any(axis=0)
-        labels, num = ndimage.label(mask, structure=_EIGHT_CONNECTED)
-        if num == 0:
+        region = largest_bright_component(arr, self.threshold * float(scale) / 255.0)
+        if region is None:
             raise ValueError(
                 f"{name}: no field of view found; expected a fundus photograph with pixels brighter than "
                 f"{self.threshold:g}/255 (value_scale={scale:g}), got an image whose maximum is "
                 f"{float(np.nanmax(arr)) if arr.size else float('nan'):g}."
             )
-        sizes = np.bincount(labels.ravel())
-        sizes[0] = 0
-        largest = int(np.argmax(sizes))
-        height, width = mask.shape
-        if sizes[largest] < self.min_area_fraction * height * width:
+        height, width = region.shape
+        area = int(region.sum())
+        if area < self.min_area_fraction * height * width:
             raise ValueError(
-                f"{name}: the field of view covers {sizes[largest] / (height * width):.3f} of the image; "
+                f"{name}: the field of view covers {area / (height * width):.3f} of the image; "
                 f"expected at least min_area_fraction={self.min_area_fraction:g}."
             )
-        rows, cols = ndimage.find_objects((labels == largest).astype(np.int32))[0]
+        rows, cols = ndimage.find_objects(region.astype(np.int32))[0]
         start = [max(rows.start - self.margin, 0), max(cols.start - self.margin, 0)]
         end = [min(rows.stop + self.margin, height), min(cols.stop + self.margin, width)]
         return start, end

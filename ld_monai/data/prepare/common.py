@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
-from skimage import measure
 
+from ld_monai.data.field_of_view import largest_bright_component
 from ld_monai.utils import atomic_write
 
 __all__ = [
@@ -304,22 +304,20 @@ def derive_fov_mask(image: Path, derived: Path) -> Path:
     """Field-of-view mask of a fundus photograph as the LD research code finds it, written as a 0/255 PNG.
 
     Any RGB channel > :data:`FOV_THRESHOLD`, the largest 8-connected component
-    (``skimage.measure.label(connectivity=2)``), holes filled (``scipy.ndimage.binary_fill_holes``).
+    (:func:`ld_monai.data.field_of_view.largest_bright_component`), holes filled (``scipy.ndimage.binary_fill_holes``).
 
     Raises:
         ValueError: no pixel is brighter than the threshold.
     """
     array = read_array(image)
-    colour = array[..., :3] if array.ndim == 3 else array[..., None]
-    foreground = (colour > FOV_THRESHOLD).any(axis=-1)
-    labels = measure.label(foreground, connectivity=2)
-    if labels.max() == 0:
+    colour = np.moveaxis(array[..., :3], -1, 0) if array.ndim == 3 else array[None]
+    region = largest_bright_component(colour, FOV_THRESHOLD)
+    if region is None:
         raise ValueError(
             f"{image}: no field of view found; expected a fundus photograph with pixels brighter than "
             f"{FOV_THRESHOLD}/255."
         )
-    largest = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
-    return write_png(ndimage.binary_fill_holes(labels == largest), derived)
+    return write_png(ndimage.binary_fill_holes(region), derived)
 
 
 def split_off(
