@@ -1,10 +1,18 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """Data preparation: public segmentation datasets and image folders as MONAI datalists, file checks, label
-fractions, LD's random-pair dataset, demo data."""
+fractions, LD's random-pair dataset, demo data; radiograph readers (DICOM CR/DX, NIfTI) and a DICOM writer."""
 
 from __future__ import annotations
 
 from ld_monai.data.demo_data import DEMO_FUNDUS_SIZE, write_demo_fundus
+from ld_monai.data.dicom_radiograph_reader import (
+    RADIOGRAPH_MODALITIES,
+    DicomRadiographReader,
+    check_radiograph_header,
+    radiograph_spacing,
+    voi_kind,
+    window_to_unit,
+)
 from ld_monai.data.field_of_view import largest_bright_component
 from ld_monai.data.image_folder import (
     IMAGE_EXTENSIONS,
@@ -12,7 +20,11 @@ from ld_monai.data.image_folder import (
     check_image_files,
     image_folder_datalist,
 )
+from ld_monai.data.file_format import file_stem, is_dicom_file, is_nifti_path
+from ld_monai.data.nifti_radiograph_reader import NiftiRadiographReader
 from ld_monai.data.prepare import DATASETS, prepare_dataset
+from ld_monai.data.radiograph_dicom_writer import write_radiograph_dicom
+from ld_monai.data.radiograph_error import RadiographReadError
 from ld_monai.data.random_pair_dataset import RandomPairDataset
 from ld_monai.data.segmentation_datalist import load_segmentation_datalist
 from ld_monai.data.split import label_fraction_subset, split_datalist

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ld_monai.data.file_format import is_dicom_file
+
 __all__ = ["IMAGE_EXTENSIONS", "PIL_EXTENSIONS", "image_folder_datalist", "check_image_files"]
 
 #: file extensions :func:`image_folder_datalist` collects by default (matched case-insensitively).
@@ -77,7 +79,7 @@ def image_folder_datalist(
         pattern: :meth:`pathlib.Path.glob` pattern relative to ``dataset_dir``; the default ``"**/*"`` searches
             all sub-folders.
         extensions: file name endings to keep, compared case-insensitively (``".nii.gz"`` works); each should
-            start with a dot.
+            start with a dot. Files with another name are kept if they are DICOM (PS3.10 ``DICM`` magic).
         key: dictionary key of each entry.
 
     Raises:
@@ -96,7 +98,10 @@ def image_folder_datalist(
         raise FileNotFoundError(f"image folder {str(root)!r} is not a directory.")
     root = root.resolve()
     exts = tuple(e.lower() for e in extensions)
-    files = sorted(p for p in root.glob(pattern) if p.is_file() and _has_extension(p.name, exts))
+    # DICOM files often have no extension (or a UID as their name): they are recognised by content
+    files = sorted(
+        p for p in root.glob(pattern) if p.is_file() and (_has_extension(p.name, exts) or is_dicom_file(p))
+    )
     if not files:
         raise ValueError(
             f"no image file in {str(root)!r} matches pattern {pattern!r} with extensions {list(extensions)}."
@@ -119,14 +124,13 @@ def _pil_header(path: Path) -> tuple[tuple[int, ...], int, str]:
 
 
 def _monai_header(path: Path, loader: Callable) -> tuple[tuple[int, ...], int, str]:
-    """Spatial size and channel count from MONAI ``LoadImage`` (used for DICOM, NIfTI and what PIL cannot read)."""
+    """Spatial size and channel count of an image loaded by a MONAI-style loader (used for DICOM, NIfTI and what
+    PIL cannot read): the reader's ``spatial_shape`` meta, the rest of the array being channels."""
     img = loader(str(path))
     shape = tuple(int(s) for s in img.shape)
-    channel_dim = getattr(img, "meta", {}).get("original_channel_dim", "no_channel")
-    if isinstance(channel_dim, (int, np.integer)) and not isinstance(channel_dim, bool):
-        c = int(channel_dim) % len(shape)
-        return shape[:c] + shape[c + 1 :], shape[c], f"array shape {shape}"
-    return shape, 1, f"array shape {shape}"
+    spatial = tuple(int(s) for s in getattr(img, "meta", {}).get("spatial_shape", shape))
+    channels = int(np.prod(shape)) // max(int(np.prod(spatial)), 1)
+    return spatial, channels, f"array shape {shape}"
 
 
 def _fmt_size(size: Sequence[int]) -> str:
@@ -138,6 +142,7 @@ def check_image_files(
     key: str = "image",
     min_size: int | Sequence[int] | None = None,
     num_channels: int | None = None,
+    loader: Callable[[str], Any] | None = None,
 ) -> None:
     """Check that every file of a datalist is a readable image of sufficient size and channel count.
 
@@ -156,6 +161,9 @@ def check_image_files(
             which for 2-D images is (width, height), the order of PIL's ``Image.size``. For volumes, the first
             two spatial axes are checked.
         num_channels: required channel count (``None``: not checked).
+        loader: reads the files PIL does not (DICOM, NIfTI) into a channel-first image, e.g.
+            :class:`ld_monai.transforms.LoadRadiograph`, whose checks (modality, frames, colour) then apply too.
+            Default: MONAI ``LoadImage(image_only=True)``. DICOM and NIfTI files are decoded in full.
 
     Raises:
         ValueError: listing every bad file with the reason (missing, unreadable / not an image, too small
@@ -167,7 +175,6 @@ def check_image_files(
         min_wh = (int(min_size), int(min_size)) if np.isscalar(min_size) else tuple(int(s) for s in min_size)
         if len(min_wh) != 2:
             raise ValueError(f"min_size must be an int or a pair, got {min_size!r}.")
-    loader = None
     problems: list[str] = []
     for i, entry in enumerate(datalist):
         if key not in entry:
@@ -189,7 +196,7 @@ def check_image_files(
                 if loader is None:
                     from monai.transforms import LoadImage
 
-                    loader = LoadImage(image_only=True)
+                    loader = LoadImage(image_only=True, ensure_channel_first=False)
                 header = _monai_header(path, loader)
             except Exception as e:  # noqa: BLE001
                 errors.append(f"MONAI LoadImage: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")

@@ -7,6 +7,8 @@ import json
 import os
 from collections.abc import Sequence
 
+from ld_monai.data.file_format import file_stem
+
 __all__ = ["load_segmentation_datalist"]
 
 
@@ -43,7 +45,7 @@ def load_segmentation_datalist(
             item[key] = os.path.normpath(os.path.join(base, item[key]))
             if not os.path.isfile(item[key]):
                 problems.append(f"entry {index} {key!r}: file {item[key]} does not exist")
-        item.setdefault("name", os.path.basename(str(item.get("image", index))).split(".")[0])
+        item.setdefault("name", file_stem(str(item.get("image", index))))
     if problems:
         listed = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
         raise FileNotFoundError(f"datalist {datalist_file}, split {split!r}:\n  {listed}")

@@ -23,6 +23,7 @@ import torch
 from monai.data import decollate_batch
 from monai.utils.enums import CommonKeys as Keys
 
+from ld_monai.data.file_format import file_stem
 from ld_monai.metrics import auc_per_image, dice_per_image
 from ld_monai.utils import atomic_write
 
@@ -223,6 +224,5 @@ def item_name(batch_item: Mapping, output_item: Mapping, name_key: str, image_ke
     for source in (batch_item.get(image_key), output_item.get(image_key)):
         filename = getattr(source, "meta", {}).get("filename_or_obj")
         if filename:
-            name = Path(str(filename)).name
-            return name[: -len(".nii.gz")] if name.endswith(".nii.gz") else Path(name).stem
+            return file_stem(str(filename))
     return f"image_{index:04d}"

@@ -5,6 +5,7 @@ Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``Foo
 
 * :class:`FundusFieldOfViewCrop`: the retinal ROI (field-of-view) crop of the research preprocessing;
 * :class:`XRayIntensityNormalize`: robust percentile scaling of radiographs to one channel in [0, 1];
+* :class:`LoadRadiograph`: DICOM (CR/DX), NIfTI or image file -> one channel in [0, 1], higher = more attenuating;
 * :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
 * :class:`RandColorJitter`: torchvision-style colour jitter + random grayscale in plain torch;
 * :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup);
@@ -45,6 +46,12 @@ from ld_monai.transforms.labels import (
     CheckSegmentationLabelDict,
 )
 from ld_monai.transforms.mask_writer import SaveMaskd, nifti_affine
+from ld_monai.transforms.radiograph_loading import (
+    LoadRadiograph,
+    LoadRadiographD,
+    LoadRadiographd,
+    LoadRadiographDict,
+)
 from ld_monai.transforms.segmentation_presets import (
     MODALITIES,
     segmentation_augmentation,
@@ -101,6 +108,10 @@ __all__ = [
     "CheckSegmentationLabeld",
     "CheckSegmentationLabelD",
     "CheckSegmentationLabelDict",
+    "LoadRadiograph",
+    "LoadRadiographd",
+    "LoadRadiographD",
+    "LoadRadiographDict",
     "SaveMaskd",
     "nifti_affine",
     "MODALITIES",

@@ -16,6 +16,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from PIL import Image
 
+from ld_monai.data.file_format import file_stem
 from ld_monai.transforms.channels import source_name
 from ld_monai.utils import atomic_write
 
@@ -57,7 +58,7 @@ class SaveMaskd(MapTransform):
             mask = d[key]
             if not isinstance(mask, MetaTensor) or mask.ndim != 3 or mask.shape[0] != 1:
                 raise ValueError(f"{source_name(mask)}: expected a (1, H, W) MetaTensor label map for {key!r}.")
-            stem = os.path.basename(str(mask.meta.get("filename_or_obj", key))).split(".")[0]
+            stem = file_stem(str(mask.meta.get("filename_or_obj", key)))
             values = mask[0].cpu().numpy().astype(np.uint8)
             nifti = nib.Nifti1Image(values, nifti_affine(mask.affine))
             base = os.path.join(self.output_dir, f"{stem}_mask")

@@ -3,7 +3,8 @@
 
 Chen et al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440, protocol A7 of the method
 spec: fundus photographs are cropped to the field of view, resized to 512x512 and normalised with ImageNet
-statistics; radiographs are one channel normalised with mean 0.5, std 0.5. Training augments fundus images with
+statistics; radiographs (PNG, DICOM or NIfTI, read by :class:`LoadRadiographd`) are one channel normalised with
+mean 0.5, std 0.5. Training augments fundus images with
 flips and rotations in (-180, 180) degrees, radiographs with rotations in (-30, 30) degrees only.
 
 Each function returns a list of MONAI dictionary transforms for a bundle's ``Compose``. Keys: ``image``, one key
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from monai.transforms import (
@@ -40,8 +42,8 @@ from ld_monai.transforms.channels import EnsureChannelsd
 from ld_monai.transforms.fundus import FundusFieldOfViewCropd
 from ld_monai.transforms.labels import CheckSegmentationLabeld
 from ld_monai.transforms.mask_writer import SaveMaskd
+from ld_monai.transforms.radiograph_loading import LoadRadiographd
 from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
-from ld_monai.transforms.xray import XRayIntensityNormalized
 
 __all__ = [
     "MODALITIES",
@@ -80,11 +82,12 @@ def segmentation_preprocessing(
     masks = [mask_key] if mask_key else []
     binary = structures + masks
     keys = ["image"] + binary
-    image_channels = 3 if modality == "fundus" else 1
-    chain: list = [
-        LoadImaged(keys, reader="PILReader", reverse_indexing=False, image_only=True, ensure_channel_first=True),
-        EnsureChannelsd("image", num_channels=image_channels),
-    ]
+    load_pil = partial(LoadImaged, reader="PILReader", reverse_indexing=False, image_only=True, ensure_channel_first=True)
+    if modality == "fundus":
+        chain: list = [load_pil(keys), EnsureChannelsd("image", num_channels=3)]
+    else:
+        # DICOM (CR/DX), NIfTI or image files, scaled to [0, 1] (VOI window or percentiles); PNG masks
+        chain = [LoadRadiographd("image")] + ([load_pil(binary)] if binary else [])
     if binary:
         chain.append(CheckSegmentationLabeld(binary, image_key="image", empty=empty_labels))
     if modality == "fundus":
@@ -94,7 +97,6 @@ def segmentation_preprocessing(
         ]
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     else:
-        chain.append(XRayIntensityNormalized("image"))
         mean, std = (0.5,), (0.5,)
     chain.append(Resized("image", spatial_size=(image_size, image_size), mode="area"))
     if binary:

@@ -110,3 +110,18 @@ def test_check_image_files_nifti_via_monai(tmp_path):
     check_image_files([{"image": str(path)}], min_size=(40, 30), num_channels=1)
     with pytest.raises(ValueError, match="40x30"):
         check_image_files([{"image": str(path)}], min_size=35)
+
+
+def test_check_image_files_with_the_radiograph_loader(tmp_path, data_dir):
+    """With LoadRadiograph as loader, DICOM files get the radiograph checks (modality) and their real size."""
+    from ld_monai.data import write_radiograph_dicom
+    from ld_monai.transforms import LoadRadiograph
+
+    good = tmp_path / "IM0001"
+    write_radiograph_dicom(np.zeros((300, 260), np.uint16), good)
+    ct = data_dir / "dicom_nifti" / "dicom_pydicom_wheel" / "CT_small.dcm"
+    check_image_files([{"image": str(good)}], min_size=256, num_channels=1, loader=LoadRadiograph())
+    with pytest.raises(ValueError) as err:
+        check_image_files([{"image": str(good)}, {"image": str(ct)}], min_size=270, loader=LoadRadiograph())
+    assert "IM0001: too small, size 300x260" in str(err.value)
+    assert "CT_small.dcm" in str(err.value) and "Modality CT" in str(err.value)
