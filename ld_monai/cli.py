@@ -3,6 +3,8 @@
 
 ``ld-monai demo`` runs the ``ld_pretraining`` bundle with a short CPU schedule: on the fundus photograph that
 scikit-image ships when no ``--dataset_dir`` is given, otherwise on a folder of the user's images.
+``ld-monai prepare`` turns a public dataset into a MONAI datalist; ``ld-monai predict`` segments clinical files
+(DICOM, NIfTI, PNG) with a trained bundle.
 """
 
 from __future__ import annotations
@@ -114,6 +116,16 @@ def prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def predict(args: argparse.Namespace) -> int:
+    """``ld-monai predict``: segment a file or a folder with a trained bundle; exit code 1 if any file failed."""
+    from ld_monai.predict import predict as run_predict
+
+    summary = run_predict(args.bundle_dir, args.inputs, args.out_dir, checkpoint=args.checkpoint, device=args.device)
+    print(summary.report())
+    print(f"summary: {Path(summary.output_dir) / 'summary.json'}")
+    return 1 if summary.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ld-monai", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split (default 0)")
     p.add_argument("--val_fraction", type=float, default=0.2, help="fraction of training for validation (0.2)")
     p.set_defaults(func=prepare)
+    p = sub.add_parser("predict", help="segment DICOM (CR/DX), NIfTI or PNG files with a trained bundle")
+    p.add_argument("bundle_dir", help="a trained segmentation bundle, e.g. bundles/lung_segmentation")
+    p.add_argument("inputs", help="a file, or a folder (every image in it; DICOM recognised by content)")
+    p.add_argument("out_dir", help="where masks (NIfTI, PNG), overlays, DICOM SEGs and summary.json go")
+    p.add_argument("--checkpoint", help="the weights (default: <bundle>/models/model.pt, else the bundle's "
+                   "runs/checkpoints/model.pt)")
+    p.add_argument("--device", help="e.g. cpu or cuda:0 (default: CUDA when available)")
+    p.set_defaults(func=predict)
     return parser
 
 

@@ -20,6 +20,7 @@ from ld_monai.data.image_folder import (
     check_image_files,
     image_folder_datalist,
 )
+from ld_monai.data.dicom_seg_writer import write_dicom_seg
 from ld_monai.data.file_format import file_stem, is_dicom_file, is_nifti_path
 from ld_monai.data.nifti_radiograph_reader import NiftiRadiographReader
 from ld_monai.data.prepare import DATASETS, prepare_dataset

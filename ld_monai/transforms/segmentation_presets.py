@@ -149,7 +149,8 @@ def structures_to_label_map(pred: torch.Tensor) -> torch.Tensor:
 def segmentation_inference_outputs(
     preprocessing: Compose, output_dir: str, num_structures: int, threshold: float = 0.5
 ) -> Compose:
-    """Probabilities -> label map ``mask`` in the input's geometry, written as ``<name>_mask.nii.gz`` / ``.png``.
+    """Probabilities -> binary ``structures`` (K, H, W) and label map ``mask`` (1, H, W) in the input's geometry;
+    ``mask`` is written as ``<name>_mask.nii.gz`` / ``.png``.
 
     The field-of-view crop and resize of ``preprocessing`` are inverted on the probabilities (MONAI ``Invertd``,
     interpolating), which are then thresholded: inverting the binary mask with nearest-neighbour sampling instead
@@ -159,9 +160,11 @@ def segmentation_inference_outputs(
     """
     return Compose(
         [
-            CopyItemsd("prob", names="mask"),
-            Invertd("mask", transform=preprocessing, orig_keys="image"),
-            Lambdad("mask", lambda prob: structures_to_label_map(prob > threshold)),
+            CopyItemsd("prob", names="structures"),
+            Invertd("structures", transform=preprocessing, orig_keys="image"),
+            Lambdad("structures", lambda prob: (prob > threshold).to(torch.uint8)),
+            CopyItemsd("structures", names="mask"),
+            Lambdad("mask", structures_to_label_map),
             SaveMaskd("mask", output_dir, num_structures),
         ]
     )

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 
+import nibabel as nib
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from monai.bundle import ConfigParser, ConfigWorkflow, run, verify_metadata
+from pydicom.uid import JPEG2000Lossless
 
+from ld_monai.data import write_radiograph_dicom
 from ld_monai.networks import LocalDiscriminationNet, VGGBNTinyEncoder
 
 from ..conftest import REPO
@@ -105,15 +108,30 @@ def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
 
 
 def test_chest_xray_variant(data_dir, tmp_path):
-    images = data_dir / "xray" / "cxr_lungs" / "images"
+    """A folder mixing a PNG, a MONOCHROME1 JPEG 2000 DICOM without extension and a NIfTI, as hospitals have."""
+    images = sorted((data_dir / "xray" / "cxr_lungs" / "images").iterdir())[:3]
     subset = tmp_path / "cxr"
     subset.mkdir()
-    for path in sorted(images.iterdir())[:2]:
-        shutil.copy(path, subset / path.name)
+    shutil.copy(images[0], subset / images[0].name)
+    gray = np.asarray(Image.open(images[1]).convert("L"))
+    write_radiograph_dicom(gray.astype(np.uint16) * 16, subset / "IM0001", modality="CR", photometric="MONOCHROME1",
+                           window=(2048, 4096), transfer_syntax=JPEG2000Lossless)
+    nib.save(nib.Nifti1Image(np.asarray(Image.open(images[2]).convert("L")), np.eye(4)), subset / "c.nii.gz")
     out = tmp_path / "run"
     run_bundle([str(CONFIGS / "train.json"), str(CONFIGS / "train_xray.json")], out, dataset_dir=str(subset))
     state = torch.load(out / "checkpoints" / "model.pt", weights_only=True)
     assert state["encoder.stages.0.0.conv.weight"].shape[1] == 1  # one input channel
+
+
+def test_chest_xray_variant_refuses_other_modalities(data_dir, tmp_path):
+    subset = tmp_path / "cxr"
+    subset.mkdir()
+    shutil.copy(data_dir / "dicom_nifti" / "dicom_pydicom_wheel" / "CT_small.dcm", subset / "CT_small.dcm")
+    with pytest.raises(Exception) as info:
+        run_bundle([str(CONFIGS / "train.json"), str(CONFIGS / "train_xray.json")], tmp_path / "run",
+                   dataset_dir=str(subset))
+    assert "CT_small.dcm" in str(root_cause(info.value)) and "Modality CT" in str(root_cause(info.value))
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def root_cause(error: BaseException) -> BaseException:
