@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["is_dicom_file", "is_nifti_path", "file_stem", "KNOWN_IMAGE_SUFFIXES"]
+__all__ = ["IMAGE_EXTENSIONS", "is_dicom_file", "is_nifti_path", "file_stem"]
 
-#: suffixes stripped by :func:`file_stem` (compared case-insensitively, longest first)
-KNOWN_IMAGE_SUFFIXES: tuple[str, ...] = (
-    ".nii.gz",
-    ".nii",
-    ".dcm",
-    ".dicom",
+#: file extensions of images (matched case-insensitively): what folders are searched for and what
+#: :func:`file_stem` strips
+IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".png",
     ".jpg",
     ".jpeg",
@@ -24,8 +21,9 @@ KNOWN_IMAGE_SUFFIXES: tuple[str, ...] = (
     ".tiff",
     ".bmp",
     ".gif",
-    ".ppm",
-    ".pgm",
+    ".dcm",
+    ".nii",
+    ".nii.gz",
 )
 
 
@@ -52,7 +50,7 @@ def file_stem(path: str | os.PathLike) -> str:
     """
     name = os.path.basename(os.fspath(path))
     lower = name.lower()
-    for suffix in KNOWN_IMAGE_SUFFIXES:
+    for suffix in sorted(IMAGE_EXTENSIONS, key=len, reverse=True):  # ".nii.gz" before ".nii"
         if lower.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return name

@@ -14,23 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ld_monai.data.file_format import is_dicom_file
+from ld_monai.data.file_format import IMAGE_EXTENSIONS, is_dicom_file
 
 __all__ = ["IMAGE_EXTENSIONS", "PIL_EXTENSIONS", "image_folder_datalist", "check_image_files"]
-
-#: file extensions :func:`image_folder_datalist` collects by default (matched case-insensitively).
-IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".tif",
-    ".tiff",
-    ".bmp",
-    ".gif",
-    ".dcm",
-    ".nii",
-    ".nii.gz",
-)
 
 #: extensions whose header :func:`check_image_files` reads with PIL (others go through MONAI ``LoadImage``).
 PIL_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
