@@ -82,7 +82,9 @@ def segmentation_preprocessing(
     masks = [mask_key] if mask_key else []
     binary = structures + masks
     keys = ["image"] + binary
-    load_pil = partial(LoadImaged, reader="PILReader", reverse_indexing=False, image_only=True, ensure_channel_first=True)
+    load_pil = partial(
+        LoadImaged, reader="PILReader", reverse_indexing=False, image_only=True, ensure_channel_first=True
+    )
     if modality == "fundus":
         chain: list = [load_pil(keys), EnsureChannelsd("image", num_channels=3)]
     else:
