@@ -17,7 +17,7 @@ from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from ld_monai.data import RadiographReadError, write_radiograph_dicom
-from ld_monai.transforms import LoadRadiograph, LoadRadiographd
+from ld_monai.transforms import LoadRadiograph, LoadRadiographd, XRayIntensityNormalize
 
 TOP = 4095  # 12-bit
 
@@ -43,7 +43,7 @@ def _window(values: np.ndarray, center: float, width: float) -> np.ndarray:
 def test_wg04_chest_cr_jpeg2000_monochrome1(data_dir: Path):
     """The real PA chest: JPEG 2000, MONOCHROME1, window 15000/30000, PixelSpacing 0\\0 (invalid)."""
     path = data_dir / "dicom_nifti" / "dicom_wg04" / "RG1_J2KI"
-    image = LoadRadiograph()(path)
+    image = LoadRadiograph(rescale_after_voi=False)(path)
     ds = pydicom.dcmread(path)
     assert image.shape == (1, ds.Rows, ds.Columns) == (1, 1955, 1841)
     assert image.dtype == torch.float32
@@ -58,6 +58,10 @@ def test_wg04_chest_cr_jpeg2000_monochrome1(data_dir: Path):
     spine = image[0, rows, 870:970].mean()
     lungs = (image[0, rows, 350:650].mean() + image[0, rows, 1200:1500].mean()) / 2
     assert spine > lungs + 0.1
+    # by default the windowed image is then stretched by percentiles, as the PNGs the models are trained on
+    stretched = LoadRadiograph()(path)
+    torch.testing.assert_close(stretched, XRayIntensityNormalize()(image))
+    assert float(stretched.min()) == 0.0 and float(stretched.max()) == 1.0
 
 
 def test_wg04_rle_spacing_in_affine(data_dir: Path):
@@ -71,7 +75,7 @@ def test_wg04_rle_spacing_in_affine(data_dir: Path):
 def test_pydicom_cr_rescale_then_window_imager_spacing(data_dir: Path):
     """A real CR header: RescaleSlope 0.684, intercept 200, window 1600/2800 in rescaled units."""
     path = data_dir / "dicom_nifti" / "dicom_pydicom_wheel" / "CR" / "CR1_6154.dcm"
-    image = LoadRadiograph()(path)
+    image = LoadRadiograph(rescale_after_voi=False)(path)
     ds = pydicom.dcmread(path)
     rescaled = ds.pixel_array * 0.684 + 200
     np.testing.assert_allclose(image[0].numpy(), 1.0 - _window(rescaled, 1600, 2800), atol=1e-6)
@@ -97,16 +101,26 @@ def test_built_dicom_matches_png_without_voi(tmp_path, chest_png, pixels12, moda
 def test_built_dicom_window(tmp_path, pixels12, photometric):
     path = tmp_path / "w.dcm"
     write_radiograph_dicom(pixels12, path, photometric=photometric, window=(1500, 2000))
-    image = LoadRadiograph()(path)
+    image = LoadRadiograph(rescale_after_voi=False)(path)
     assert image.meta["xray_intensity"] == "window"
     # the window applies to the stored values; MONOCHROME1 stores 4095 - v and is inverted after the window
     stored = pixels12.astype(np.float64) if photometric == "MONOCHROME2" else TOP - pixels12.astype(np.float64)
     expected = _window(stored, 1500, 2000)
     expected = expected if photometric == "MONOCHROME2" else 1.0 - expected
     np.testing.assert_allclose(image[0].numpy(), expected, atol=1e-6)
-    # the window can be ignored on request: then percentiles
+    # the window can be ignored on request: then percentiles of the stored values, as a PNG of them
     raw = LoadRadiograph(apply_voi_lut=False)(path)
     assert raw.meta["xray_intensity"] == "raw" and float(raw.min()) == 0.0 and float(raw.max()) == 1.0
+
+
+def test_full_range_window_then_percentiles_equals_png(tmp_path, pixels12):
+    """A linear window over the whole stored range, then the default percentile stretch: the PNG's values."""
+    path, png = tmp_path / "full.dcm", tmp_path / "full.png"
+    write_radiograph_dicom(pixels12, path, photometric="MONOCHROME1", window=(2048, 4096))
+    Image.fromarray(pixels12.astype(np.uint16)).save(png)
+    image = LoadRadiograph()(path)
+    assert image.meta["xray_intensity"] == "window"
+    np.testing.assert_allclose(image[0].numpy(), LoadRadiograph()(png)[0].numpy(), atol=1e-5)
 
 
 def test_built_dicom_voi_lut(tmp_path, pixels12):
@@ -114,7 +128,7 @@ def test_built_dicom_voi_lut(tmp_path, pixels12):
     lut = np.round((np.arange(TOP + 1) / TOP) ** 2 * 65535).astype(np.uint16)
     path = tmp_path / "lut.dcm"
     write_radiograph_dicom(pixels12, path, photometric="MONOCHROME1", voi_lut=lut[::-1].copy(), window=(10, 20))
-    image = LoadRadiograph()(path)
+    image = LoadRadiograph(rescale_after_voi=False)(path)
     assert image.meta["xray_intensity"] == "voi_lut"
     # MONOCHROME1 stores 4095 - v; the reversed LUT maps it to (v/4095)^2 * 65535 ... then MONOCHROME1 inverts
     expected = 1.0 - (pixels12 / TOP) ** 2
