@@ -1,0 +1,104 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Center-sensitive averaging of local embeddings (Chen et al., "Unsupervised Local Discrimination for Medical
+Images", arXiv 2108.09440, one-shot localisation; method spec A9).
+
+The paper replaces patch discrimination's uniform patch average by a bell-shaped average that peaks at the window
+centre, so that a window's embedding says most about its centre pixel: a match then lands on the landmark itself
+rather than anywhere in its patch. The paper's window and bell are not published (spec A9); ours, documented in
+``docs/oneshot_landmarks.md``:
+
+* weights ``w(u) = exp(-|u|^2 / (2 sigma^2)) / sum_u' exp(-|u'|^2 / (2 sigma^2))`` over the offsets ``u`` of a
+  ``size x size`` window (odd size), ``sigma = size / 4`` by default;
+* dense pooling (matching): ``v(x) = l2norm(sum_u w(u) z(x + u))``, zero outside the image (the normalisation
+  makes the missing weight mass irrelevant);
+* grid pooling (patch discrimination): the feature of grid cell ``c`` is ``l2norm(sum_{x in c} w_c(x) z(x))`` with
+  ``w_c`` the bell centred on the cell, ``sigma = sigma_fraction * cell size``; uniform weights
+  (``sigma_fraction = inf``) give the paper's average pooling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ld_monai.networks.pooling import l2_normalize
+
+__all__ = ["center_sensitive_weights", "CenterSensitivePooling", "center_sensitive_grid_features"]
+
+
+def center_sensitive_weights(size: int, sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:
+    """The ``size x size`` bell ``exp(-|u|^2 / (2 sigma^2))`` around the window centre, summing to 1.
+
+    ``size`` may be even (a grid cell): the centre is then between pixels. ``sigma = inf`` gives uniform weights.
+    """
+    if size < 1 or not sigma > 0:
+        raise ValueError(f"size must be >= 1 and sigma > 0, got size={size}, sigma={sigma}.")
+    offsets = torch.arange(size, device=device, dtype=torch.float64) - (size - 1) / 2
+    if math.isinf(sigma):
+        bell = torch.ones(size, dtype=torch.float64, device=device)
+    else:
+        bell = torch.exp(-(offsets**2) / (2 * sigma**2))
+    weights = bell[:, None] * bell[None, :]
+    return (weights / weights.sum()).to(dtype)
+
+
+class CenterSensitivePooling(nn.Module):
+    """Dense center-sensitive averaging: (B, D, H, W) unit embeddings -> (B, D, H, W) unit window embeddings.
+
+    A depthwise convolution with the bell of :func:`center_sensitive_weights` (zero padding, so a window cut by
+    the border averages what is inside), then per-pixel L2 normalisation.
+
+    Args:
+        window: odd window size in pixels.
+        sigma: the bell's standard deviation in pixels (default ``window / 4``).
+
+    Example::
+
+        CenterSensitivePooling(15)(net(x)["embedding"])  # (B, D, H, W), unit along D
+    """
+
+    def __init__(self, window: int = 15, sigma: float | None = None) -> None:
+        super().__init__()
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f"window must be a positive odd number, got {window}.")
+        self.window = int(window)
+        self.sigma = float(sigma) if sigma is not None else window / 4.0
+        self.register_buffer("weights", center_sensitive_weights(self.window, self.sigma), persistent=False)
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        if embedding.ndim != 4:
+            raise ValueError(f"embedding must be (B, D, H, W), got {tuple(embedding.shape)}.")
+        d = embedding.shape[1]
+        kernel = self.weights.to(embedding.dtype).expand(d, 1, self.window, self.window)
+        pooled = F.conv2d(embedding, kernel, padding=self.window // 2, groups=d)
+        return l2_normalize(pooled, dim=1)
+
+    def extra_repr(self) -> str:
+        return f"window={self.window}, sigma={self.sigma:g}"
+
+
+def center_sensitive_grid_features(
+    embedding: torch.Tensor, grid: tuple[int, int] = (8, 8), sigma_fraction: float = 0.25
+) -> torch.Tensor:
+    """Unit patch features of a ``gh x gw`` grid with center-sensitive weights: (B, D, H, W) -> (B, D, gh, gw).
+
+    The drop-in for :func:`ld_monai.networks.grid_patch_features` in patch discrimination. H and W must be
+    divisible by the grid; the bell is symmetric, so a view rotated by k * 90 degrees still has exactly the
+    rotated grid of features.
+    """
+    if embedding.ndim != 4:
+        raise ValueError(f"embedding must be (B, D, H, W), got {tuple(embedding.shape)}.")
+    b, d, h, w = embedding.shape
+    gh, gw = grid
+    if h % gh or w % gw:
+        raise ValueError(f"center-sensitive grid pooling needs H, W divisible by the grid {grid}, got {(h, w)}.")
+    ch, cw = h // gh, w // gw
+    if ch != cw:
+        raise ValueError(f"grid cells must be square, got {ch} x {cw}.")
+    weights = center_sensitive_weights(ch, sigma_fraction * ch, embedding.device, embedding.dtype)
+    cells = embedding.reshape(b, d, gh, ch, gw, cw)
+    pooled = torch.einsum("bdiyjx,yx->bdij", cells, weights)
+    return l2_normalize(pooled, dim=1)
