@@ -29,27 +29,30 @@ from ld_monai.networks.pooling import l2_normalize
 __all__ = ["center_sensitive_weights", "CenterSensitivePooling", "center_sensitive_grid_features"]
 
 
+def _bell(size: int, sigma: float, device=None) -> torch.Tensor:
+    """The 1-D factor ``exp(-u^2 / (2 sigma^2))`` over ``size`` offsets around the centre, summing to 1."""
+    if size < 1 or not sigma > 0:
+        raise ValueError(f"size must be >= 1 and sigma > 0, got size={size}, sigma={sigma}.")
+    offsets = torch.arange(size, device=device, dtype=torch.float64) - (size - 1) / 2
+    bell = torch.ones_like(offsets) if math.isinf(sigma) else torch.exp(-(offsets**2) / (2 * sigma**2))
+    return bell / bell.sum()
+
+
 def center_sensitive_weights(size: int, sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:
     """The ``size x size`` bell ``exp(-|u|^2 / (2 sigma^2))`` around the window centre, summing to 1.
 
     ``size`` may be even (a grid cell): the centre is then between pixels. ``sigma = inf`` gives uniform weights.
     """
-    if size < 1 or not sigma > 0:
-        raise ValueError(f"size must be >= 1 and sigma > 0, got size={size}, sigma={sigma}.")
-    offsets = torch.arange(size, device=device, dtype=torch.float64) - (size - 1) / 2
-    if math.isinf(sigma):
-        bell = torch.ones(size, dtype=torch.float64, device=device)
-    else:
-        bell = torch.exp(-(offsets**2) / (2 * sigma**2))
-    weights = bell[:, None] * bell[None, :]
-    return (weights / weights.sum()).to(dtype)
+    bell = _bell(size, sigma, device)
+    return (bell[:, None] * bell[None, :]).to(dtype)
 
 
 class CenterSensitivePooling(nn.Module):
     """Dense center-sensitive averaging: (B, D, H, W) unit embeddings -> (B, D, H, W) unit window embeddings.
 
     A depthwise convolution with the bell of :func:`center_sensitive_weights` (zero padding, so a window cut by
-    the border averages what is inside), then per-pixel L2 normalisation.
+    the border averages what is inside), then per-pixel L2 normalisation. The bell is separable, so it runs as a
+    vertical then a horizontal 1-D convolution: ``2 * window`` instead of ``window^2`` multiplications per value.
 
     Args:
         window: odd window size in pixels.
@@ -66,14 +69,15 @@ class CenterSensitivePooling(nn.Module):
             raise ValueError(f"window must be a positive odd number, got {window}.")
         self.window = int(window)
         self.sigma = float(sigma) if sigma is not None else window / 4.0
-        self.register_buffer("weights", center_sensitive_weights(self.window, self.sigma), persistent=False)
+        self.register_buffer("bell", _bell(self.window, self.sigma).float(), persistent=False)
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         if embedding.ndim != 4:
             raise ValueError(f"embedding must be (B, D, H, W), got {tuple(embedding.shape)}.")
-        d = embedding.shape[1]
-        kernel = self.weights.to(embedding.dtype).expand(d, 1, self.window, self.window)
-        pooled = F.conv2d(embedding, kernel, padding=self.window // 2, groups=d)
+        d, r = embedding.shape[1], self.window // 2
+        bell = self.bell.to(embedding.dtype)
+        pooled = F.conv2d(embedding, bell.view(1, 1, -1, 1).expand(d, 1, -1, 1), padding=(r, 0), groups=d)
+        pooled = F.conv2d(pooled, bell.view(1, 1, 1, -1).expand(d, 1, 1, -1), padding=(0, r), groups=d)
         return l2_normalize(pooled, dim=1)
 
     def extra_repr(self) -> str:

@@ -79,3 +79,12 @@ def test_loss_flag_uses_center_sensitive_patches():
         embedding, None, k, lam)["pd"]
     torch.testing.assert_close(uniform, plain)
     assert not torch.isclose(centred, plain)
+
+
+def test_separable_pooling_equals_the_2d_bell():
+    torch.manual_seed(4)
+    z = l2_normalize(torch.randn(1, 6, 30, 26), dim=1)
+    pool = CenterSensitivePooling(11, sigma=2.5)
+    kernel = center_sensitive_weights(11, 2.5).expand(6, 1, 11, 11)
+    direct = l2_normalize(torch.nn.functional.conv2d(z, kernel, padding=5, groups=6), dim=1)
+    torch.testing.assert_close(pool(z), direct)
