@@ -1,0 +1,205 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""One-shot landmark localisation by matching center-sensitive local embeddings (Chen et al., "Unsupervised Local
+Discrimination for Medical Images", arXiv 2108.09440; method spec A9).
+
+One annotated image (the template) gives, for each landmark, the center-sensitive embedding at its position; in a
+query image the landmark is where the query's center-sensitive embedding is most similar (cosine). Our design of
+what the paper leaves open (equations and defaults in ``docs/oneshot_landmarks.md``):
+
+* coarse to fine: a wide window finds the region over the whole image; a narrow window refines within
+  ``search_radius`` of it (both at the network's resolution: pooling is separable, so a wide window is cheap, and
+  it stays exactly shift-equivariant, which a downsampled coarse stage is not);
+* sub-pixel refinement: the best of a 1/8-pixel grid around the peak, on the bilinearly interpolated embedding;
+* confidence: the cosine similarity at the refined peak (1 = identical embedding);
+* template augmentation: the template's embeddings are averaged over rescaled (and optionally flipped) copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ld_monai.networks.center_sensitive_pooling import CenterSensitivePooling
+from ld_monai.networks.pooling import l2_normalize
+
+__all__ = ["OneShotLandmarkInferer", "sample_embedding", "refine_subpixel"]
+
+
+def sample_embedding(embedding: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Unit embeddings (K, D) at sub-pixel points (K, 2) (x, y in pixels of ``embedding`` (1, D, h, w)), bilinear."""
+    h, w = embedding.shape[-2:]
+    grid = torch.stack([(points[:, 0] + 0.5) / w * 2 - 1, (points[:, 1] + 0.5) / h * 2 - 1], dim=-1)
+    sampled = F.grid_sample(embedding, grid.view(1, 1, -1, 2).to(embedding.dtype), align_corners=False)
+    return l2_normalize(sampled[0, :, 0].T, dim=1)
+
+
+def refine_subpixel(pooled: torch.Tensor, vector: torch.Tensor, peak: tuple[int, int], step: float = 0.125,
+                    reach: float = 1.0) -> tuple[tuple[float, float], float]:
+    """The sub-pixel position (x, y) near the integer ``peak`` where the bilinearly interpolated unit embedding of
+    ``pooled`` (1, D, h, w) is most similar to ``vector`` (D,), searched on a grid of ``step`` pixels within
+    ``reach``, and that similarity. A template embedding sampled between pixels is matched exactly: a shift by
+    any amount is recovered, which a parabola through three similarity values only approximates."""
+    offsets = torch.arange(-reach, reach + step / 2, step, dtype=torch.float64)
+    ys, xs = torch.meshgrid(offsets + peak[1], offsets + peak[0], indexing="ij")
+    h, w = pooled.shape[-2:]
+    inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    points = torch.stack([xs[inside], ys[inside]], dim=-1).to(pooled.device)
+    similarity = sample_embedding(pooled, points) @ vector.to(pooled.dtype)
+    best = int(similarity.argmax())
+    return (float(points[best, 0]), float(points[best, 1])), float(similarity[best])
+
+
+class OneShotLandmarkInferer:
+    """Find a template's landmarks in query images by center-sensitive embedding matching.
+
+    Args:
+        network: maps a (1, C, H, W) image to unit embeddings (1, D, H, W), or to a dict holding them under
+            ``embedding_key`` (:class:`ld_monai.networks.LocalDiscriminationNet`). Put it in eval mode.
+        image_size: (H, W) the images are resized to before the network (multiples of 16 for the LD net).
+        coarse_window: window (odd, network pixels) of the global search.
+        fine_window: window (odd) of the refinement.
+        search_radius: the refinement looks this far (network pixels) around the coarse estimate.
+        template_scales, template_flip: template augmentation: the template embeddings are averaged over copies
+            resized by these factors (and flipped left-right when ``template_flip``).
+        normalize: callable applied to the resized (1, C, H, W) image before the network, e.g. the pretraining's
+            mean/std normalisation; default ``(x - 0.5) / 0.5``, the X-ray convention of ``ld_pretraining``.
+        device: where the network runs (default: the network's).
+
+    ``set_template(image, landmarks)`` then ``inferer(image)`` -> ``{"landmarks": (K, 2) (x, y) px in the query's
+    pixels, "confidence": (K,)}``. Images are (C, H, W) tensors in [0, 1] (e.g. from
+    :class:`ld_monai.transforms.LoadRadiograph`), any size.
+
+    Raises:
+        ValueError: template landmarks outside the template or not finite, NaN in an image, template and query of
+            different channel counts or different DICOM modality (``meta["modality"]``), a query before a template.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module | Callable,
+        image_size: Sequence[int] = (512, 416),
+        coarse_window: int = 33,
+        fine_window: int = 9,
+        search_radius: int = 12,
+        template_scales: Sequence[float] = (1.0,),
+        template_flip: bool = False,
+        normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        embedding_key: str = "embedding",
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.network = network
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.coarse_pool = CenterSensitivePooling(coarse_window)
+        self.fine_pool = CenterSensitivePooling(fine_window)
+        self.search_radius = int(search_radius)
+        self.template_scales = tuple(float(s) for s in template_scales)
+        self.template_flip = bool(template_flip)
+        self.normalize = normalize if normalize is not None else (lambda x: (x - 0.5) / 0.5)
+        self.embedding_key = embedding_key
+        if device is None:
+            params = list(network.parameters()) if isinstance(network, torch.nn.Module) else []
+            device = params[0].device if params else "cpu"
+        self.device = torch.device(device)
+        self.template: dict | None = None
+
+    # ---------------------------------------------------------------- embeddings
+
+    @torch.no_grad()
+    def _embed(self, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(C, H, W) in [0, 1] -> unit embedding (1, D, size) on the device."""
+        x = F.interpolate(image[None].float().to(self.device), size=size, mode="area")
+        out = self.network(self.normalize(x))
+        embedding = out[self.embedding_key] if isinstance(out, dict) else out
+        if embedding.ndim != 4 or embedding.shape[2:] != x.shape[2:]:
+            raise ValueError(f"the network must return (1, D, {size[0]}, {size[1]}) embeddings, got "
+                             f"{tuple(embedding.shape)}.")
+        return l2_normalize(embedding.float(), dim=1)
+
+    @staticmethod
+    def _check_image(image: torch.Tensor, what: str) -> torch.Tensor:
+        image = torch.as_tensor(image)
+        if image.ndim != 3:
+            raise ValueError(f"the {what} must be a (C, H, W) image, got shape {tuple(image.shape)}.")
+        if not torch.isfinite(image.as_tensor() if hasattr(image, "as_tensor") else image).all():
+            raise ValueError(f"the {what} contains NaN or infinite values.")
+        return image
+
+    # ---------------------------------------------------------------- template
+
+    def set_template(self, image: torch.Tensor, landmarks) -> None:
+        """Store the template's coarse and fine landmark embeddings (averaged over the template augmentations).
+
+        ``landmarks``: (K, 2) (x, y) in the template's pixels, inside the image.
+        """
+        image = self._check_image(image, "template")
+        points = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
+        h0, w0 = image.shape[-2:]
+        if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+            raise ValueError(f"template landmarks must be (K, 2) (x, y), got shape {tuple(points.shape)}.")
+        if not torch.isfinite(points).all():
+            raise ValueError("template landmarks contain NaN or infinite values.")
+        outside = (points[:, 0] < 0) | (points[:, 0] > w0 - 1) | (points[:, 1] < 0) | (points[:, 1] > h0 - 1)
+        if outside.any():
+            raise ValueError(f"template landmarks {outside.nonzero().flatten().tolist()} lie outside the "
+                             f"{w0} x {h0} template.")
+        coarse, fine = [], []
+        flips = (False, True) if self.template_flip else (False,)
+        for scale in self.template_scales:
+            size = tuple(max(16, round(side * scale / 16) * 16) for side in self.image_size)
+            for flip in flips:
+                view = torch.flip(image, dims=(-1,)) if flip else image
+                pts = points.clone()
+                if flip:
+                    pts[:, 0] = w0 - 1 - pts[:, 0]
+                embedding = self._embed(view, size)
+                at_size = self._to_grid(pts, (h0, w0), size).to(self.device)
+                fine.append(sample_embedding(self.fine_pool(embedding), at_size))
+                coarse.append(sample_embedding(self.coarse_pool(embedding), at_size))
+        self.template = {
+            "coarse": l2_normalize(torch.stack(coarse).mean(0), dim=1),
+            "fine": l2_normalize(torch.stack(fine).mean(0), dim=1),
+            "channels": image.shape[0],
+            "modality": getattr(image, "meta", {}).get("modality"),
+            "num_landmarks": len(points),
+        }
+
+    @staticmethod
+    def _to_grid(points: torch.Tensor, source: tuple[int, int], target: tuple[int, int]) -> torch.Tensor:
+        """Pixel coordinates (x, y) from an image of size ``source`` (h, w) to one of size ``target`` (h, w)."""
+        scale = torch.tensor([target[1] / source[1], target[0] / source[0]], dtype=torch.float64)
+        return (points.double() + 0.5) * scale - 0.5
+
+    # ---------------------------------------------------------------- query
+
+    def __call__(self, image: torch.Tensor) -> dict[str, np.ndarray]:
+        """(C, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
+        if self.template is None:
+            raise ValueError("set_template(image, landmarks) must be called before matching a query.")
+        image = self._check_image(image, "query")
+        if image.shape[0] != self.template["channels"]:
+            raise ValueError(f"the query has {image.shape[0]} channel(s), the template {self.template['channels']}.")
+        modality = getattr(image, "meta", {}).get("modality")
+        if modality and self.template["modality"] and modality != self.template["modality"]:
+            raise ValueError(f"the query's modality {modality} differs from the template's {self.template['modality']}.")
+        h0, w0 = image.shape[-2:]
+        embedding = self._embed(image, self.image_size)
+        coarse_map = torch.einsum("kd,dhw->khw", self.template["coarse"], self.coarse_pool(embedding)[0])
+        fine_pooled = self.fine_pool(embedding)
+        fine_map = torch.einsum("kd,dhw->khw", self.template["fine"], fine_pooled[0])
+        h, w = fine_map.shape[1:]
+        ys, xs = torch.arange(h, device=fine_map.device)[:, None], torch.arange(w, device=fine_map.device)[None, :]
+        found, confidence = [], []
+        for k in range(coarse_map.shape[0]):
+            index = int(coarse_map[k].argmax())
+            cx, cy = index % w, index // w
+            near = ((xs - cx).abs() <= self.search_radius) & ((ys - cy).abs() <= self.search_radius)
+            local = torch.where(near, fine_map[k], torch.full_like(fine_map[k], -2.0))
+            index = int(local.argmax())
+            position, similarity = refine_subpixel(fine_pooled, self.template["fine"][k], (index % w, index // w))
+            found.append(position)
+            confidence.append(similarity)
+        points = self._to_grid(torch.tensor(found, dtype=torch.float64), (h, w), (h0, w0))
+        return {"landmarks": points.numpy(), "confidence": np.asarray(confidence)}

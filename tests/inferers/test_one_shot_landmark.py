@@ -1,0 +1,137 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""OneShotLandmarkInferer on a real cephalogram: a known shift and rotation are recovered within a pixel;
+sub-pixel refinement on known values; bad input.
+
+The matching is tested with a fixed embedder (a seeded random filter bank on local contrast): the inferer's
+pooling, coarse-to-fine search, refinement and coordinate mapping do not depend on which network makes the
+embedding, and a trained LD network cannot ship with the tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from monai.data import MetaTensor
+from scipy import ndimage
+
+from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
+from ld_monai.transforms import LoadRadiograph
+
+SIZE = (256, 208)  # the network size: the test images are this size, so image pixels = network pixels
+
+
+class LocalContrastFilters(torch.nn.Module):
+    """16 seeded random 9x9 filters on the image minus its 15x15 local mean (flat areas give no direction)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(1, 16, 9, padding=4, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x - F.avg_pool2d(x, 15, stride=1, padding=7, count_include_pad=False))
+
+
+@pytest.fixture(scope="module")
+def cephalogram(data_dir):
+    """Hamedan image 001 at a quarter of its size (256 x 205, padded to 208 wide) and its 19 landmarks."""
+    folder = data_dir / "ceph" / "Hamedan"
+    with open(folder / "landmarks.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["annotator"] == "Dr_farhadifar" and r["image_id"] == "001"]
+    points = np.array([(float(r["x"]), float(r["y"])) for r in rows])
+    image = LoadRadiograph()(folder / "images" / "001.png")
+    small = F.interpolate(image[None], size=(256, 205), mode="area")[0]
+    return F.pad(small, (0, 3)), (points + 0.5) / 4 - 0.5
+
+
+@pytest.fixture()
+def inferer(cephalogram):
+    image, points = cephalogram
+    matcher = OneShotLandmarkInferer(LocalContrastFilters().eval(), image_size=SIZE, normalize=lambda x: x,
+                                     search_radius=8)
+    matcher.set_template(image, points)
+    return matcher
+
+
+def test_recovers_a_known_shift(cephalogram, inferer):
+    image, points = cephalogram
+    dx, dy = 6, -9
+    found = inferer(torch.roll(image, shifts=(dy, dx), dims=(1, 2)))
+    assert found["landmarks"].shape == (19, 2) and found["confidence"].shape == (19,)
+    np.testing.assert_array_less(np.abs(found["landmarks"] - (points + [dx, dy])), 1.0)
+    assert found["confidence"].min() > 0.9  # the same content: near-identical embeddings
+
+
+def test_recovers_a_known_rotation(cephalogram, inferer):
+    image, points = cephalogram
+    angle = 2.0
+    rotated = ndimage.rotate(image[0].numpy(), angle, reshape=False, order=3, mode="nearest")
+    h, w = image.shape[1:]
+    centre, a = np.array([(w - 1) / 2, (h - 1) / 2]), math.radians(angle)
+    # scipy rotates the array counter-clockwise as displayed (y down): x' = c + R (x - c)
+    rotation = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+    expected = (points - centre) @ rotation.T + centre
+    found = inferer(torch.as_tensor(rotated).clamp(0, 1)[None])
+    np.testing.assert_array_less(np.linalg.norm(found["landmarks"] - expected, axis=1), 1.0)
+
+
+def test_maps_back_to_the_query_size(cephalogram, inferer):
+    """A query twice the size (the network still sees 256 x 208): the landmarks come back in its pixels."""
+    image, points = cephalogram
+    large = F.interpolate(image[None], scale_factor=2, mode="bilinear", align_corners=False)[0]
+    found = inferer(large)
+    np.testing.assert_array_less(np.abs(found["landmarks"] - ((points + 0.5) * 2 - 0.5)), 2.0)
+
+
+def test_template_augmentation(cephalogram):
+    """Embeddings averaged over rescaled templates still match the template itself. (Flips suit flip-invariant
+    embeddings, as LD's, not these filters: with ``template_flip`` the average only has to stay a unit vector.)"""
+    image, points = cephalogram
+    matcher = OneShotLandmarkInferer(LocalContrastFilters().eval(), image_size=SIZE, normalize=lambda x: x,
+                                     template_scales=(0.95, 1.0, 1.05))
+    matcher.set_template(image, points)
+    assert matcher.template["fine"].shape == (19, 16)
+    found = matcher(image)
+    assert np.median(np.linalg.norm(found["landmarks"] - points, axis=1)) < 1.0
+    flipped = OneShotLandmarkInferer(LocalContrastFilters().eval(), image_size=SIZE, normalize=lambda x: x,
+                                     template_flip=True)
+    flipped.set_template(image, points)
+    torch.testing.assert_close(torch.linalg.vector_norm(flipped.template["coarse"], dim=1), torch.ones(19))
+    assert not torch.allclose(flipped.template["fine"], matcher.template["fine"])
+
+
+def test_refine_subpixel_finds_an_interpolated_vector():
+    torch.manual_seed(5)
+    field = torch.nn.functional.normalize(torch.randn(1, 8, 12, 12), dim=1)
+    target = torch.tensor([[4.375, 6.625]], dtype=torch.float64)
+    vector = sample_embedding(field, target)[0]
+    (x, y), similarity = refine_subpixel(field, vector, (4, 7))
+    assert (x, y) == pytest.approx((4.375, 6.625)) and similarity == pytest.approx(1.0)
+    (x, y), _ = refine_subpixel(field, vector, (0, 0))  # only positions inside the image are tried
+    assert 0 <= x <= 1 and 0 <= y <= 1
+
+
+def test_bad_input(cephalogram):
+    image, points = cephalogram
+    matcher = OneShotLandmarkInferer(LocalContrastFilters().eval(), image_size=SIZE, normalize=lambda x: x)
+    with pytest.raises(ValueError, match="before matching"):
+        matcher(image)
+    with pytest.raises(ValueError, match=r"landmarks \[1\] lie outside"):
+        matcher.set_template(image, [[10.0, 10.0], [300.0, 10.0]])
+    with pytest.raises(ValueError, match="NaN"):
+        matcher.set_template(image, [[np.nan, 10.0]])
+    nan_image = image.clone()
+    nan_image[0, 5, 5] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        matcher.set_template(nan_image, points)
+    dx = MetaTensor(image, meta={"modality": "DX"})
+    matcher.set_template(dx, points)
+    with pytest.raises(ValueError, match="channel"):
+        matcher(image.repeat(3, 1, 1))
+    with pytest.raises(ValueError, match="modality CT"):
+        matcher(MetaTensor(image, meta={"modality": "CT"}))
