@@ -119,13 +119,15 @@ class OneShotLandmarkInferer:
         return l2_normalize(embedding.float(), dim=1)
 
     @staticmethod
-    def _check_image(image: torch.Tensor, what: str) -> torch.Tensor:
-        image = torch.as_tensor(image)
+    def _check_image(image: torch.Tensor, what: str) -> tuple[torch.Tensor, str | None]:
+        """The image as a plain tensor (MetaTensor dispatch slows every operation) and its DICOM modality."""
+        modality = getattr(image, "meta", {}).get("modality") or None
+        image = image.as_tensor() if hasattr(image, "as_tensor") else torch.as_tensor(image)
         if image.ndim != 3:
             raise ValueError(f"the {what} must be a (C, H, W) image, got shape {tuple(image.shape)}.")
-        if not torch.isfinite(image.as_tensor() if hasattr(image, "as_tensor") else image).all():
+        if not torch.isfinite(image).all():
             raise ValueError(f"the {what} contains NaN or infinite values.")
-        return image
+        return image, modality
 
     # ---------------------------------------------------------------- template
 
@@ -134,7 +136,7 @@ class OneShotLandmarkInferer:
 
         ``landmarks``: (K, 2) (x, y) in the template's pixels, inside the image.
         """
-        image = self._check_image(image, "template")
+        image, modality = self._check_image(image, "template")
         points = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
         h0, w0 = image.shape[-2:]
         if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
@@ -162,7 +164,7 @@ class OneShotLandmarkInferer:
             "coarse": l2_normalize(torch.stack(coarse).mean(0), dim=1),
             "fine": l2_normalize(torch.stack(fine).mean(0), dim=1),
             "channels": image.shape[0],
-            "modality": getattr(image, "meta", {}).get("modality"),
+            "modality": modality,
             "num_landmarks": len(points),
         }
 
@@ -178,10 +180,9 @@ class OneShotLandmarkInferer:
         """(C, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
         if self.template is None:
             raise ValueError("set_template(image, landmarks) must be called before matching a query.")
-        image = self._check_image(image, "query")
+        image, modality = self._check_image(image, "query")
         if image.shape[0] != self.template["channels"]:
             raise ValueError(f"the query has {image.shape[0]} channel(s), the template {self.template['channels']}.")
-        modality = getattr(image, "meta", {}).get("modality")
         if modality and self.template["modality"] and modality != self.template["modality"]:
             raise ValueError(f"the query's modality {modality} differs from the template's {self.template['modality']}.")
         h0, w0 = image.shape[-2:]
@@ -190,15 +191,15 @@ class OneShotLandmarkInferer:
         fine_pooled = self.fine_pool(embedding)
         fine_map = torch.einsum("kd,dhw->khw", self.template["fine"], fine_pooled[0])
         h, w = fine_map.shape[1:]
-        ys, xs = torch.arange(h, device=fine_map.device)[:, None], torch.arange(w, device=fine_map.device)[None, :]
+        r = self.search_radius
         found, confidence = [], []
         for k in range(coarse_map.shape[0]):
             index = int(coarse_map[k].argmax())
-            cx, cy = index % w, index // w
-            near = ((xs - cx).abs() <= self.search_radius) & ((ys - cy).abs() <= self.search_radius)
-            local = torch.where(near, fine_map[k], torch.full_like(fine_map[k], -2.0))
+            x0, y0 = max(index % w - r, 0), max(index // w - r, 0)
+            local = fine_map[k, y0 : index // w + r + 1, x0 : index % w + r + 1]
             index = int(local.argmax())
-            position, similarity = refine_subpixel(fine_pooled, self.template["fine"][k], (index % w, index // w))
+            peak = (x0 + index % local.shape[1], y0 + index // local.shape[1])
+            position, similarity = refine_subpixel(fine_pooled, self.template["fine"][k], peak)
             found.append(position)
             confidence.append(similarity)
         points = self._to_grid(torch.tensor(found, dtype=torch.float64), (h, w), (h0, w0))
