@@ -1,36 +1,46 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""One-shot landmark detection on the Hamedan cephalograms: LD embedding matching against two baselines.
+"""One-shot landmark detection: LD embedding matching against two baselines, on the Hamedan cephalograms (19
+landmarks) or the Drishti-GS1 optic disc centres.
 
-One template image with its 19 landmarks (annotator ``--annotator``); every other image is a query. Methods, run
-side by side on the same images:
+``--dataset hamedan``: one template image with its 19 landmarks (annotator ``--annotator``), every other image a
+query; the two annotators' disagreement is reported as the floor. ``--dataset drishti``: the template is the first
+image of the official training split, the queries are the test split. Methods, run side by side on the same
+images:
 
 * ``ld``: :class:`ld_monai.inferers.OneShotLandmarkInferer` on the embedding of an LD checkpoint
   (``--checkpoint``, e.g. ``ld_pretraining`` trained on the cephalograms with ``train_xray.json``);
+* ``ld_no_shape``: the same without the shape check (each landmark matched on its own);
 * ``ld_uniform``: the same with uniform (box) windows instead of center-sensitive ones (the ablation);
 * ``ncc``: normalised cross-correlation of intensity patches (:class:`ld_monai.inferers.NCCTemplateMatcher`);
 * ``heatmap``: a U-Net regressing Gaussian heatmaps, trained on the augmented template alone
   (:class:`ld_monai.inferers.SingleTemplateHeatmapRegressor`).
 
-Errors are radial, in pixels of the images as stored (821 x 1024; the set's pixel spacing is unknown), with success
-rates within 10, 20, 30 and 40 px; the two annotators' disagreement is reported as the floor. Writes a Markdown
-table, per-landmark errors (JSON) and a picture of the median query to ``--output_dir``.
+Errors are radial, in pixels of the images as stored (Hamedan 821 x 1024, Drishti-GS1 640 wide; pixel spacings
+are unknown), with success rates within 10, 20, 30 and 40 px. Writes a Markdown table, the errors (JSON) and a
+picture of the median query to ``--output_dir``.
 
 Example::
 
     python benchmarks/oneshot_landmarks.py --checkpoint runs/ceph/checkpoints/model.pt
+    python benchmarks/oneshot_landmarks.py --dataset drishti --checkpoint runs/drishti/checkpoints/model.pt
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from monai.transforms import LoadImage
 from PIL import Image, ImageDraw
+from tqdm import tqdm
 
 from ld_monai.data import landmark_array, read_landmark_table
 from ld_monai.inferers import NCCTemplateMatcher, OneShotLandmarkInferer, SingleTemplateHeatmapRegressor
@@ -40,59 +50,125 @@ from ld_monai.transforms import LoadRadiograph
 
 REPO = Path(__file__).resolve().parents[1]
 RADII = (10, 20, 30, 40)
-LABELS = [f"l{i}" for i in range(1, 20)]
+IMAGENET = (torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
 
-def build_methods(args, template: torch.Tensor, points: np.ndarray) -> dict:
-    """name -> callable(query (1, H, W)) -> (K, 2) landmarks; each fitted on the template."""
+@dataclass
+class Task:
+    """A template, queries with reference landmarks, and how the LD network sees the images."""
+
+    template: torch.Tensor
+    template_points: np.ndarray
+    query_files: list[Path]
+    truth: np.ndarray
+    load: Callable[[Path], torch.Tensor]
+    in_channels: int
+    normalize: Callable[[torch.Tensor], torch.Tensor]
+    image_size: tuple[int, int]
+    ncc_patch: int
+    floor: dict | None
+
+
+def hamedan_task(args, data_dir: Path) -> Task:
+    """Template ``--template`` and every other Hamedan cephalogram (annotator ``--annotator``)."""
+    folder = data_dir / "ceph" / "Hamedan"
+    labels = [f"l{i}" for i in range(1, 20)]
+    table = read_landmark_table(folder / "landmarks.csv", annotator=args.annotator, duplicates="drop")
+    ids = sorted(i for i in table if (folder / "images" / f"{i}.png").is_file())
+    if args.template not in ids:
+        raise SystemExit(f"template {args.template} not among the images with landmarks.")
+    queries = [i for i in ids if i != args.template][: args.limit or None]
+    other = read_landmark_table(folder / "landmarks.csv", annotator="Dr_mollabashi", duplicates="drop")
+    both = [i for i in ids if i in other]
+    floor = mean_radial_error(radial_errors(landmark_array(other, both, labels), landmark_array(table, both, labels)))
+    floor["num_images"] = len(both)
+    load = LoadRadiograph()
+    return Task(load(folder / "images" / f"{args.template}.png"), landmark_array(table, [args.template], labels)[0],
+                [folder / "images" / f"{i}.png" for i in queries], landmark_array(table, queries, labels), load, 1, lambda x: (x - 0.5) / 0.5, (512, 416), 65, floor)
+
+
+def drishti_task(args, data_dir: Path) -> Task:
+    """The first training image's disc centre as the template; the 51 test images as queries."""
+    folder = data_dir / "fundus" / "Drishti-GS1"
+    rows = read_landmark_table(folder / "index.csv", image_column="image", label_column=None,
+                               x_column="disc_center_x", y_column="disc_center_y", annotator_column=None)
+    with open(folder / "index.csv", newline="") as f:
+        split = {row["image"]: row["split"] for row in csv.DictReader(f)}
+    template_id = sorted(i for i in rows if split[i] == "Training")[0]
+    queries = sorted(i for i in rows if split[i] == "Test")[: args.limit or None]
+    reader = LoadImage(image_only=True, ensure_channel_first=True, reader="PILReader", reverse_indexing=False)
+
+    def load(path: Path) -> torch.Tensor:
+        return reader(path).as_tensor().float() / 255.0
+
+    return Task(load(folder / "Training" / "images" / f"{template_id}.png"),
+                landmark_array(rows, [template_id], ["landmark"])[0],
+                [folder / "Test" / "images" / f"{i}.png" for i in queries], landmark_array(rows, queries, ["landmark"]),
+                load, 3, lambda x: (x - IMAGENET[0].to(x.device)) / IMAGENET[1].to(x.device), (256, 304), 161, None)
+
+
+def intensity(image: torch.Tensor) -> torch.Tensor:
+    """(1, H, W) gray image of a (C, H, W) one: the input of the intensity baselines."""
+    return image.mean(dim=0, keepdim=True)
+
+
+def build_methods(args, task: Task) -> dict:
+    """name -> callable(query (C, H, W)) -> (K, 2) landmarks; each fitted on the template."""
     methods = {}
-    if {"ld", "ld_uniform"} & set(args.methods):
+    template, points = task.template, task.template_points
+    ld_variants = {"ld": {}, "ld_no_shape": {"alignment_radius": None}, "ld_uniform": {}}
+    if set(ld_variants) & set(args.methods):
         if not args.checkpoint:
             raise SystemExit("--checkpoint is needed for the ld methods.")
-        network = LocalDiscriminationNet(in_channels=1, num_clusters=0)
+        network = LocalDiscriminationNet(in_channels=task.in_channels, num_clusters=0)
         missing = load_pretrained(network, args.checkpoint)
         if missing:
             raise SystemExit(f"{args.checkpoint} does not fit the LD network: missing {missing[:3]} ...")
         network.eval()
-        for name, uniform in (("ld", False), ("ld_uniform", True)):
+        for name, options in ld_variants.items():
             if name not in args.methods:
                 continue
-            inferer = OneShotLandmarkInferer(network, image_size=args.image_size, coarse_window=args.coarse_window,
-                                             fine_window=args.fine_window, search_radius=args.search_radius,
-                                             template_scales=args.template_scales)
-            if uniform:  # box windows: the bell made flat
+            settings = {"alignment_radius": args.alignment_radius or None, **options}
+            inferer = OneShotLandmarkInferer(network, image_size=args.image_size or task.image_size,
+                                             coarse_window=args.coarse_window, fine_window=args.fine_window,
+                                             search_radius=args.search_radius, template_scales=args.template_scales,
+                                             normalize=task.normalize, **settings)
+            if name == "ld_uniform":  # box windows: the bell made flat
                 inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
                 inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
             inferer.set_template(template, points)
             methods[name] = lambda q, inferer=inferer: inferer(q)["landmarks"]
     if "ncc" in args.methods:
-        matcher = NCCTemplateMatcher(template[0].numpy(), points, patch_size=args.ncc_patch)
-        methods["ncc"] = lambda q: matcher(q[0].numpy())[0]
+        matcher = NCCTemplateMatcher(intensity(template)[0].numpy(), points, patch_size=args.ncc_patch or task.ncc_patch)
+        methods["ncc"] = lambda q: matcher(intensity(q)[0].numpy())[0]
     if "heatmap" in args.methods:
         start = time.time()
-        regressor = SingleTemplateHeatmapRegressor(len(points), image_size=args.image_size,
+        regressor = SingleTemplateHeatmapRegressor(len(points), image_size=args.image_size or task.image_size,
                                                    iterations=args.heatmap_iterations, progress=True)
-        regressor.fit(template, points)
+        regressor.fit(intensity(template), points)
         print(f"heatmap regressor trained on the template in {time.time() - start:.0f} s")
-        methods["heatmap"] = lambda q: regressor(q)["landmarks"]
+        methods["heatmap"] = lambda q: regressor(intensity(q))["landmarks"]
     return methods
+
+
+COLOURS = {"ld": (0, 220, 0), "ld_no_shape": (160, 0, 255), "ld_uniform": (0, 160, 255), "ncc": (255, 60, 60),
+           "heatmap": (255, 200, 0)}
 
 
 def picture(image: torch.Tensor, truth: np.ndarray, found: dict, path: Path) -> None:
     """The query with the reference landmarks (white) and each method's (colour), 1/2 size."""
-    gray = (image[0].numpy() * 255).astype(np.uint8)
+    gray = (intensity(image)[0].numpy() * 255).astype(np.uint8)
     canvas = Image.fromarray(gray).convert("RGB")
     draw = ImageDraw.Draw(canvas)
-    colours = {"ld": (0, 220, 0), "ld_uniform": (0, 160, 255), "ncc": (255, 60, 60), "heatmap": (255, 200, 0)}
     for name, points in found.items():
         for (x, y), (tx, ty) in zip(points, truth):
-            draw.line([(tx, ty), (x, y)], fill=colours.get(name, (255, 0, 255)), width=2)
-            draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=colours.get(name, (255, 0, 255)), width=2)
+            draw.line([(tx, ty), (x, y)], fill=COLOURS.get(name, (255, 0, 255)), width=2)
+            draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=COLOURS.get(name, (255, 0, 255)), width=2)
     for x, y in truth:
         draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=(255, 255, 255))
     y0 = 10
     for name in found:
-        draw.text((10, y0), name, fill=colours.get(name, (255, 0, 255)))
+        draw.text((10, y0), name, fill=COLOURS.get(name, (255, 0, 255)))
         y0 += 14
     canvas = canvas.resize((canvas.width // 2, canvas.height // 2), Image.LANCZOS)
     canvas.save(path, optimize=True)
@@ -100,52 +176,41 @@ def picture(image: torch.Tensor, truth: np.ndarray, found: dict, path: Path) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    data = Path(os.environ.get("LD_MONAI_DATA_DIR", REPO.parent / "shared" / "data")) / "ceph" / "Hamedan"
-    parser.add_argument("--data_dir", default=str(data))
-    parser.add_argument("--template", default="001")
-    parser.add_argument("--annotator", default="Dr_farhadifar")
+    parser.add_argument("--dataset", choices=["hamedan", "drishti"], default="hamedan")
+    parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--template", default="001", help="Hamedan template image id")
+    parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint (model.pt of ld_pretraining)")
-    parser.add_argument("--methods", nargs="+", default=["ld", "ld_uniform", "ncc", "heatmap"])
-    parser.add_argument("--image_size", type=int, nargs=2, default=[256, 256],
-                        help="network input (H, W); the LD default matches the pretraining's 256 x 256")
+    parser.add_argument("--methods", nargs="+", default=["ld", "ld_no_shape", "ld_uniform", "ncc", "heatmap"])
+    parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W); default 512 x 416 for "
+                        "Hamedan, 256 x 304 for Drishti-GS1")
     parser.add_argument("--coarse_window", type=int, default=33)
     parser.add_argument("--fine_window", type=int, default=9)
     parser.add_argument("--search_radius", type=int, default=12)
+    parser.add_argument("--alignment_radius", type=int, default=24, help="shape check radius; 0: off")
     parser.add_argument("--template_scales", type=float, nargs="+", default=[1.0])
-    parser.add_argument("--ncc_patch", type=int, default=65)
+    parser.add_argument("--ncc_patch", type=int, help="NCC patch side (px of the images as stored); default 65 for "
+                        "Hamedan, 161 for Drishti-GS1 (the disc with its rim)")
     parser.add_argument("--heatmap_iterations", type=int, default=300)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N queries (0: all)")
     parser.add_argument("--output_dir", default=str(REPO / "runs" / "oneshot_landmarks"))
     args = parser.parse_args()
 
-    folder = Path(args.data_dir)
-    table = read_landmark_table(folder / "landmarks.csv", annotator=args.annotator, duplicates="drop")
-    ids = sorted(i for i in table if (folder / "images" / f"{i}.png").is_file())
-    if args.template not in ids:
-        raise SystemExit(f"template {args.template} not among the images with landmarks.")
-    queries = [i for i in ids if i != args.template][: args.limit or None]
-    load = LoadRadiograph()
-    template = load(folder / "images" / f"{args.template}.png")
-    template_points = landmark_array(table, [args.template], LABELS)[0]
-    methods = build_methods(args, template, template_points)
-    truth = landmark_array(table, queries, LABELS)
-    found = {name: np.zeros_like(truth) for name in methods}
+    task = (hamedan_task if args.dataset == "hamedan" else drishti_task)(args, Path(args.data_dir))
+    load = task.load
+    methods = build_methods(args, task)
+    found = {name: np.zeros_like(task.truth) for name in methods}
     seconds = {name: [] for name in methods}
-    for n, image_id in enumerate(queries):
-        query = load(folder / "images" / f"{image_id}.png")
+    for n, path in enumerate(tqdm(task.query_files, desc="queries")):
+        query = load(path)
         for name, method in methods.items():
             start = time.perf_counter()
             found[name][n] = method(query)
             seconds[name].append(time.perf_counter() - start)
-        print(f"{n + 1}/{len(queries)} {image_id}", end="\r", flush=True)
-    print()
 
-    other = read_landmark_table(folder / "landmarks.csv", annotator="Dr_mollabashi", duplicates="drop")
-    both = [i for i in ids if i in other]
-    floor = mean_radial_error(radial_errors(landmark_array(other, both, LABELS), landmark_array(table, both, LABELS)))
     rows, results = [], {}
     for name in methods:
-        errors = radial_errors(found[name], truth)
+        errors = radial_errors(found[name], task.truth)
         mre, sdr = mean_radial_error(errors), success_detection_rates(errors, RADII)
         results[name] = {"mre": mre, "sdr": sdr, "seconds_per_image": float(np.median(seconds[name]))}
         rates = " | ".join(f"{100 * sdr['overall'][r]:.1f}" for r in RADII)
@@ -153,23 +218,25 @@ def main() -> None:
                     f"{np.median(seconds[name]):.2f} |")
     header = ("| method | MRE (px) | median (px) | " + " | ".join(f"≤ {r} px (%)" for r in RADII)
               + " | s / image |\n|---|---|---|" + "---|" * len(RADII) + "---|")
-    table_md = "\n".join([header] + rows + [
-        f"| inter-annotator ({len(both)} images) | {floor['mre']:.1f} ± {floor['std']:.1f} | {floor['median']:.1f} |"
-        + " |" * len(RADII) + " |"])
-    text = (f"Template {args.template}, {len(queries)} queries, annotator {args.annotator}, network input "
-            f"{args.image_size[0]} x {args.image_size[1]}\n\n{table_md}\n")
+    lines = [header] + rows
+    if task.floor:
+        lines.append(f"| inter-annotator ({task.floor['num_images']} images) | {task.floor['mre']:.1f} ± "
+                     f"{task.floor['std']:.1f} | {task.floor['median']:.1f} |" + " |" * len(RADII) + " |")
+        results["inter_annotator"] = task.floor
+    size = args.image_size or task.image_size
+    text = (f"{args.dataset}: {len(task.query_files)} queries, network input {size[0]} x {size[1]}\n\n"
+            + "\n".join(lines) + "\n")
     print(text)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "oneshot_landmarks.md").write_text(text, encoding="utf-8")
-    results["inter_annotator"] = floor
-    results["config"] = {k: v for k, v in vars(args).items()}
-    (out / "oneshot_landmarks.json").write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
-    if "ld" in found:
-        per_image = np.nanmean(radial_errors(found["ld"], truth), axis=1)
-        median = int(np.argsort(per_image)[len(per_image) // 2])
-        picture(load(folder / "images" / f"{queries[median]}.png"), truth[median],
-                {name: found[name][median] for name in methods}, out / "oneshot_median_query.png")
+    (out / f"oneshot_{args.dataset}.md").write_text(text, encoding="utf-8")
+    results["config"] = vars(args)
+    (out / f"oneshot_{args.dataset}.json").write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    first = next(iter(found))
+    per_image = np.nanmean(radial_errors(found[first], task.truth), axis=1)
+    median = int(np.argsort(per_image)[len(per_image) // 2])
+    picture(load(task.query_files[median]), task.truth[median], {name: found[name][median] for name in methods},
+            out / f"oneshot_{args.dataset}_median_query.png")
     print(f"results: {out}")
 
 

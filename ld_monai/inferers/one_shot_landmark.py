@@ -9,6 +9,9 @@ what the paper leaves open (equations and defaults in ``docs/oneshot_landmarks.m
 * coarse to fine: a wide window finds the region over the whole image; a narrow window refines within
   ``search_radius`` of it (both at the network's resolution: pooling is separable, so a wide window is cheap, and
   it stays exactly shift-equivariant, which a downsampled coarse stage is not);
+* shape check: the coarse matches vote for one affine map of the template's landmark configuration (RANSAC);
+  each landmark's coarse match is searched again near where that map puts it, so a look-alike structure far away
+  cannot win;
 * sub-pixel refinement: the best of a 1/8-pixel grid around the peak, on the bilinearly interpolated embedding;
 * confidence: the cosine similarity at the refined peak (1 = identical embedding);
 * template augmentation: the template's embeddings are averaged over rescaled (and optionally flipped) copies.
@@ -23,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ld_monai.networks.center_sensitive_pooling import CenterSensitivePooling
+from ld_monai.inferers.robust_affine import apply_affine, robust_affine
 from ld_monai.networks.pooling import l2_normalize
 
 __all__ = ["OneShotLandmarkInferer", "sample_embedding", "refine_subpixel"]
@@ -34,6 +38,18 @@ def sample_embedding(embedding: torch.Tensor, points: torch.Tensor) -> torch.Ten
     grid = torch.stack([(points[:, 0] + 0.5) / w * 2 - 1, (points[:, 1] + 0.5) / h * 2 - 1], dim=-1)
     sampled = F.grid_sample(embedding, grid.view(1, 1, -1, 2).to(embedding.dtype), align_corners=False)
     return l2_normalize(sampled[0, :, 0].T, dim=1)
+
+
+def _local_argmax(similarity: torch.Tensor, centre, radius: int) -> tuple[int, int] | None:
+    """(x, y) of the maximum of a (h, w) map within ``radius`` (a square) of ``centre`` (x, y); None when that
+    square misses the map."""
+    h, w = similarity.shape
+    x0, y0 = max(int(centre[0]) - radius, 0), max(int(centre[1]) - radius, 0)
+    local = similarity[y0 : int(centre[1]) + radius + 1, x0 : int(centre[0]) + radius + 1]
+    if local.numel() == 0:
+        return None
+    index = int(local.argmax())
+    return x0 + index % local.shape[1], y0 + index // local.shape[1]
 
 
 def refine_subpixel(pooled: torch.Tensor, vector: torch.Tensor, peak: tuple[int, int], step: float = 0.125,
@@ -62,6 +78,10 @@ class OneShotLandmarkInferer:
         coarse_window: window (odd, network pixels) of the global search.
         fine_window: window (odd) of the refinement.
         search_radius: the refinement looks this far (network pixels) around the coarse estimate.
+        alignment_radius: shape check (with 3 or more landmarks; None: off): the affine map of the template's
+            landmarks agreed on by most coarse matches (:func:`ld_monai.inferers.robust_affine.robust_affine`,
+            inliers within ``alignment_tolerance`` network pixels) predicts each landmark, and its coarse match
+            is searched again within this radius (network pixels) of the prediction.
         template_scales, template_flip: template augmentation: the template embeddings are averaged over copies
             resized by these factors (and flipped left-right when ``template_flip``).
         normalize: callable applied to the resized (1, C, H, W) image before the network, e.g. the pretraining's
@@ -84,6 +104,8 @@ class OneShotLandmarkInferer:
         coarse_window: int = 33,
         fine_window: int = 9,
         search_radius: int = 12,
+        alignment_radius: int | None = 24,
+        alignment_tolerance: float = 8.0,
         template_scales: Sequence[float] = (1.0,),
         template_flip: bool = False,
         normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -95,6 +117,8 @@ class OneShotLandmarkInferer:
         self.coarse_pool = CenterSensitivePooling(coarse_window)
         self.fine_pool = CenterSensitivePooling(fine_window)
         self.search_radius = int(search_radius)
+        self.alignment_radius = None if alignment_radius is None else int(alignment_radius)
+        self.alignment_tolerance = float(alignment_tolerance)
         self.template_scales = tuple(float(s) for s in template_scales)
         self.template_flip = bool(template_flip)
         self.normalize = normalize if normalize is not None else (lambda x: (x - 0.5) / 0.5)
@@ -166,6 +190,7 @@ class OneShotLandmarkInferer:
             "channels": image.shape[0],
             "modality": modality,
             "num_landmarks": len(points),
+            "points": self._to_grid(points, (h0, w0), self.image_size).numpy(),
         }
 
     @staticmethod
@@ -191,14 +216,16 @@ class OneShotLandmarkInferer:
         fine_pooled = self.fine_pool(embedding)
         fine_map = torch.einsum("kd,dhw->khw", self.template["fine"], fine_pooled[0])
         h, w = fine_map.shape[1:]
-        r = self.search_radius
+        index = coarse_map.flatten(1).argmax(1).cpu().numpy()
+        coarse = np.stack([index % w, index // w], axis=1)
+        if self.alignment_radius is not None and len(coarse) >= 3:
+            matrix, _ = robust_affine(self.template["points"], coarse, self.alignment_tolerance)
+            expected = np.rint(apply_affine(matrix, self.template["points"])).astype(int)
+            coarse = [_local_argmax(coarse_map[k], expected[k], self.alignment_radius) or tuple(coarse[k])
+                      for k in range(len(coarse))]
         found, confidence = [], []
-        for k in range(coarse_map.shape[0]):
-            index = int(coarse_map[k].argmax())
-            x0, y0 = max(index % w - r, 0), max(index // w - r, 0)
-            local = fine_map[k, y0 : index // w + r + 1, x0 : index % w + r + 1]
-            index = int(local.argmax())
-            peak = (x0 + index % local.shape[1], y0 + index // local.shape[1])
+        for k, centre in enumerate(coarse):
+            peak = _local_argmax(fine_map[k], centre, self.search_radius)
             position, similarity = refine_subpixel(fine_pooled, self.template["fine"][k], peak)
             found.append(position)
             confidence.append(similarity)

@@ -80,6 +80,44 @@ def test_recovers_a_known_rotation(cephalogram, inferer):
     np.testing.assert_array_less(np.linalg.norm(found["landmarks"] - expected, axis=1), 1.0)
 
 
+class FixedEmbedding(torch.nn.Module):
+    """Returns the embedding field it holds, whatever the image: the query's field is set by the test."""
+
+    def __init__(self, field: torch.Tensor) -> None:
+        super().__init__()
+        self.field = field
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.field
+
+
+def test_shape_check_rejects_a_distant_look_alike(cephalogram):
+    """Landmark 9's neighbourhood of a smooth random embedding field is copied 180 px away and the original is
+    perturbed: matched alone, the landmark jumps to the copy; with the shape check (the other 18 landmarks agree
+    on the layout) it stays near its place, and the others do not move."""
+    image, points = cephalogram
+    generator = torch.Generator().manual_seed(0)
+    smooth = lambda shape: F.avg_pool2d(torch.randn(shape, generator=generator), 5, 1, 2)  # noqa: E731
+    template = F.normalize(smooth((1, 16) + SIZE), dim=1)
+    query = template.clone()
+    x, y = np.rint(points[9]).astype(int)
+    query[..., 20:61, 160:201] = template[..., y - 20 : y + 21, x - 20 : x + 21]
+    query[..., y - 20 : y + 21, x - 20 : x + 21] += 0.5 * smooth((1, 16, 41, 41))
+    network = FixedEmbedding(template)
+    found = {}
+    for radius in (None, 24):
+        matcher = OneShotLandmarkInferer(network, image_size=SIZE, normalize=lambda x: x, alignment_radius=radius)
+        network.field = template
+        matcher.set_template(image, points)
+        network.field = F.normalize(query, dim=1)
+        found[radius] = matcher(image)["landmarks"]
+    np.testing.assert_allclose(found[None][9], points[9] - [x, y] + [180, 40], atol=1.0)
+    assert np.linalg.norm(found[24][9] - points[9]) < 3.0
+    others = np.delete(np.arange(19), 9)
+    np.testing.assert_allclose(found[24][others], found[None][others])
+    np.testing.assert_array_less(np.linalg.norm(found[24][others] - points[others], axis=1), 1.0)
+
+
 def test_maps_back_to_the_query_size(cephalogram, inferer):
     """A query twice the size (the network still sees 256 x 208): the landmarks come back in its pixels."""
     image, points = cephalogram
