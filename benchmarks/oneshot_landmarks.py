@@ -7,10 +7,14 @@ query; the two annotators' disagreement is reported as the floor. ``--dataset dr
 image of the official training split, the queries are the test split. Methods, run side by side on the same
 images:
 
-* ``ld``: :class:`ld_monai.inferers.OneShotLandmarkInferer` on the embedding of an LD checkpoint
-  (``--checkpoint``, e.g. ``ld_pretraining`` trained on the cephalograms with ``train_xray.json``);
-* ``ld_no_shape``: the same without the shape check (each landmark matched on its own);
-* ``ld_uniform``: the same with uniform (box) windows instead of center-sensitive ones (the ablation);
+* ``ld``: :class:`ld_monai.inferers.OneShotLandmarkInferer` on the encoder hypercolumns
+  (:class:`ld_monai.networks.HypercolumnEmbedding`) of an LD checkpoint (``--checkpoint``, e.g. ``ld_pretraining``
+  trained on the cephalograms with ``train_xray.json``);
+* ``ld_embedding``: the same on the 32-D LD embedding alone (the paper's descriptor);
+* ``ld_no_shape``: ``ld`` without the shape check (each landmark matched on its own);
+* ``ld_uniform``: ``ld`` with uniform (box) windows instead of center-sensitive ones;
+* ``random_init``: ``ld`` on a randomly initialised network (the control: what pretraining adds);
+* ``template_copy``: the template's landmark positions copied (the control: how aligned the images are);
 * ``ncc``: normalised cross-correlation of intensity patches (:class:`ld_monai.inferers.NCCTemplateMatcher`);
 * ``heatmap``: a U-Net regressing Gaussian heatmaps, trained on the augmented template alone
   (:class:`ld_monai.inferers.SingleTemplateHeatmapRegressor`).
@@ -45,7 +49,7 @@ from tqdm import tqdm
 from ld_monai.data import landmark_array, read_landmark_table
 from ld_monai.inferers import NCCTemplateMatcher, OneShotLandmarkInferer, SingleTemplateHeatmapRegressor
 from ld_monai.metrics import mean_radial_error, radial_errors, success_detection_rates
-from ld_monai.networks import LocalDiscriminationNet, load_pretrained
+from ld_monai.networks import HypercolumnEmbedding, LocalDiscriminationNet, load_pretrained
 from ld_monai.transforms import LoadRadiograph
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,28 +120,43 @@ def build_methods(args, task: Task) -> dict:
     """name -> callable(query (C, H, W)) -> (K, 2) landmarks; each fitted on the template."""
     methods = {}
     template, points = task.template, task.template_points
-    ld_variants = {"ld": {}, "ld_no_shape": {"alignment_radius": None}, "ld_uniform": {}}
-    if set(ld_variants) & set(args.methods):
-        if not args.checkpoint:
-            raise SystemExit("--checkpoint is needed for the ld methods.")
-        network = LocalDiscriminationNet(in_channels=task.in_channels, num_clusters=0)
-        missing = load_pretrained(network, args.checkpoint)
-        if missing:
-            raise SystemExit(f"{args.checkpoint} does not fit the LD network: missing {missing[:3]} ...")
-        network.eval()
-        for name, options in ld_variants.items():
-            if name not in args.methods:
-                continue
-            settings = {"alignment_radius": args.alignment_radius or None, **options}
-            inferer = OneShotLandmarkInferer(network, image_size=args.image_size or task.image_size,
-                                             coarse_window=args.coarse_window, fine_window=args.fine_window,
-                                             search_radius=args.search_radius, template_scales=args.template_scales,
-                                             normalize=task.normalize, **settings)
-            if name == "ld_uniform":  # box windows: the bell made flat
-                inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
-                inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
-            inferer.set_template(template, points)
-            methods[name] = lambda q, inferer=inferer: inferer(q)["landmarks"]
+    # name -> (network weights, descriptor, inferer options)
+    ld_variants = {
+        "ld": ("ld", "hypercolumn", {}),
+        "ld_embedding": ("ld", "embedding", {}),
+        "ld_no_shape": ("ld", "hypercolumn", {"alignment_radius": None}),
+        "ld_uniform": ("ld", "hypercolumn", {}),
+        "random_init": ("random", "hypercolumn", {}),
+    }
+    networks = {}
+    for name, (weights, descriptor, options) in ld_variants.items():
+        if name not in args.methods:
+            continue
+        if weights not in networks:
+            torch.manual_seed(0)
+            networks[weights] = LocalDiscriminationNet(in_channels=task.in_channels, num_clusters=0)
+            if weights == "ld":
+                if not args.checkpoint:
+                    raise SystemExit("--checkpoint is needed for the ld methods.")
+                missing = load_pretrained(networks[weights], args.checkpoint)
+                if missing:
+                    raise SystemExit(f"{args.checkpoint} does not fit the LD network: missing {missing[:3]} ...")
+            networks[weights].eval()
+        network = networks[weights]
+        settings = {"alignment_radius": args.alignment_radius or None, **options}
+        inferer = OneShotLandmarkInferer(HypercolumnEmbedding(network) if descriptor == "hypercolumn" else network,
+                                         image_size=args.image_size or task.image_size,
+                                         coarse_window=args.coarse_window, fine_window=args.fine_window,
+                                         search_radius=args.search_radius, template_scales=args.template_scales,
+                                         normalize=task.normalize, **settings)
+        if name == "ld_uniform":  # box windows: the bell made flat
+            inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
+            inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
+        inferer.set_template(template, points)
+        methods[name] = lambda q, inferer=inferer: inferer(q)["landmarks"]
+    if "template_copy" in args.methods:  # the template's positions, scaled to the query's size
+        size = np.array(template.shape[:0:-1], dtype=float)
+        methods["template_copy"] = lambda q: (points + 0.5) * (np.array(q.shape[:0:-1]) / size) - 0.5
     if "ncc" in args.methods:
         matcher = NCCTemplateMatcher(intensity(template)[0].numpy(), points, patch_size=args.ncc_patch or task.ncc_patch)
         methods["ncc"] = lambda q: matcher(intensity(q)[0].numpy())[0]
@@ -151,7 +170,8 @@ def build_methods(args, task: Task) -> dict:
     return methods
 
 
-COLOURS = {"ld": (0, 220, 0), "ld_no_shape": (160, 0, 255), "ld_uniform": (0, 160, 255), "ncc": (255, 60, 60),
+COLOURS = {"ld": (0, 220, 0), "ld_embedding": (0, 120, 0), "ld_no_shape": (160, 0, 255), "ld_uniform": (0, 160, 255),
+           "random_init": (128, 128, 128), "template_copy": (255, 255, 255), "ncc": (255, 60, 60),
            "heatmap": (255, 200, 0)}
 
 
@@ -181,7 +201,8 @@ def main() -> None:
     parser.add_argument("--template", default="001", help="Hamedan template image id")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint (model.pt of ld_pretraining)")
-    parser.add_argument("--methods", nargs="+", default=["ld", "ld_no_shape", "ld_uniform", "ncc", "heatmap"])
+    parser.add_argument("--methods", nargs="+", default=["ld", "ld_embedding", "ld_no_shape", "ld_uniform",
+                                                         "random_init", "template_copy", "ncc", "heatmap"])
     parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W); default 512 x 416 for "
                         "Hamedan, 256 x 304 for Drishti-GS1")
     parser.add_argument("--coarse_window", type=int, default=33)
@@ -235,7 +256,8 @@ def main() -> None:
     first = next(iter(found))
     per_image = np.nanmean(radial_errors(found[first], task.truth), axis=1)
     median = int(np.argsort(per_image)[len(per_image) // 2])
-    picture(load(task.query_files[median]), task.truth[median], {name: found[name][median] for name in methods},
+    shown = [name for name in ("ld", "ncc", "heatmap") if name in found] or [first]
+    picture(load(task.query_files[median]), task.truth[median], {name: found[name][median] for name in shown},
             out / f"oneshot_{args.dataset}_median_query.png")
     print(f"results: {out}")
 

@@ -26,7 +26,7 @@ SIZE = (256, 208)  # the network size: the test images are this size, so image p
 
 
 class LocalContrastFilters(torch.nn.Module):
-    """16 seeded random 9x9 filters on the image minus its 15x15 local mean (flat areas give no direction)."""
+    """16 seeded random 9x9 filters on the image minus its 15x15 local mean, as unit vectors."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,7 +34,7 @@ class LocalContrastFilters(torch.nn.Module):
         self.conv = torch.nn.Conv2d(1, 16, 9, padding=4, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x - F.avg_pool2d(x, 15, stride=1, padding=7, count_include_pad=False))
+        return F.normalize(self.conv(x - F.avg_pool2d(x, 15, stride=1, padding=7, count_include_pad=False)), dim=1)
 
 
 @pytest.fixture(scope="module")
