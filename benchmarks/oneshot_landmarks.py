@@ -88,7 +88,8 @@ def hamedan_task(args, data_dir: Path) -> Task:
     floor["num_images"] = len(both)
     load = LoadRadiograph()
     return Task(load(folder / "images" / f"{args.template}.png"), landmark_array(table, [args.template], labels)[0],
-                [folder / "images" / f"{i}.png" for i in queries], landmark_array(table, queries, labels), load, 1, lambda x: (x - 0.5) / 0.5, (512, 416), 65, floor)
+                [folder / "images" / f"{i}.png" for i in queries], landmark_array(table, queries, labels), load, 1,
+                lambda x: (x - 0.5) / 0.5, (512, 416), 65, floor)
 
 
 def drishti_task(args, data_dir: Path) -> Task:
@@ -158,7 +159,8 @@ def build_methods(args, task: Task) -> dict:
         size = np.array(template.shape[:0:-1], dtype=float)
         methods["template_copy"] = lambda q: (points + 0.5) * (np.array(q.shape[:0:-1]) / size) - 0.5
     if "ncc" in args.methods:
-        matcher = NCCTemplateMatcher(intensity(template)[0].numpy(), points, patch_size=args.ncc_patch or task.ncc_patch)
+        matcher = NCCTemplateMatcher(intensity(template)[0].numpy(), points,
+                                     patch_size=args.ncc_patch or task.ncc_patch)
         methods["ncc"] = lambda q: matcher(intensity(q)[0].numpy())[0]
     if "heatmap" in args.methods:
         start = time.time()

@@ -70,8 +70,8 @@ class NCCTemplateMatcher:
     of the template centred on it (on the nearest pixel; zero padding beyond the template's borders, like the
     query's padding in :func:`skimage.feature.match_template`) is matched against the query; the position of
     maximal NCC (Lewis 1995, "Fast normalized cross-correlation") is refined to sub-pixel precision by a 1-D
-    parabola fit along x and along y through the peak and its two neighbours (``subpixel="parabola"``), or, by default, by
-    a 2-D quadratic fitted to the 3x3 neighbourhood of the peak (``subpixel="quadratic"``), which follows peaks
+    parabola fit along x and along y through the peak and its two neighbours (``subpixel="parabola"``), or, by
+    default, by a 2-D quadratic fitted to the 3x3 neighbourhood of the peak (``subpixel="quadratic"``), which follows peaks
     elongated along a diagonal (landmarks on oblique edges) that the two 1-D fits miss by up to ~0.4 px.
 
     Args:

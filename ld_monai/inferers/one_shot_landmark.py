@@ -256,7 +256,8 @@ class OneShotLandmarkInferer:
         if image.shape[0] != self.template["channels"]:
             raise ValueError(f"the query has {image.shape[0]} channel(s), the template {self.template['channels']}.")
         if modality and self.template["modality"] and modality != self.template["modality"]:
-            raise ValueError(f"the query's modality {modality} differs from the template's {self.template['modality']}.")
+            raise ValueError(f"the query's modality {modality} differs from the template's "
+                             f"{self.template['modality']}.")
         h0, w0 = image.shape[-2:]
         embedding = self._embed(image, self.image_size)
         # coarse: the center-sensitive window embedding at every s-th pixel (the fine stage searches around it)
