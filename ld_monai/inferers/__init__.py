@@ -5,6 +5,7 @@
 * :class:`NCCTemplateMatcher`: baseline (a), normalised cross-correlation of intensity patches;
 * :class:`SingleTemplateHeatmapRegressor`: baseline (b), a heatmap regressor trained on the augmented template;
 * :func:`robust_affine`: the RANSAC affine fit of the inferer's shape check;
+* :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling;
 * :func:`load_landmark_network`, :func:`set_landmark_template`, :func:`detect_landmarks`: one-shot detection on
   files (``landmarks.csv`` and overlays), the work of the ``oneshot_landmark_detection`` bundle.
 """
@@ -24,6 +25,7 @@ from ld_monai.inferers.ncc_template_matcher import NCCTemplateMatcher
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
 from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
 from ld_monai.inferers.single_template_heatmap import SingleTemplateHeatmapRegressor
+from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
 
 __all__ = [
     "LANDMARK_COLOURS",
@@ -33,11 +35,13 @@ __all__ = [
     "OneShotLandmarkInferer",
     "SingleTemplateHeatmapRegressor",
     "apply_affine",
+    "check_template_landmarks",
     "detect_landmarks",
     "fit_affine",
     "load_landmark_network",
     "refine_subpixel",
     "render_landmark_overlay",
+    "rescale_points",
     "robust_affine",
     "sample_embedding",
     "set_landmark_template",

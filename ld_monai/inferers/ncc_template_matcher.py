@@ -15,6 +15,8 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 from skimage.feature import match_template
 
+from ld_monai.inferers.template_landmarks import check_template_landmarks
+
 __all__ = ["NCCTemplateMatcher"]
 
 _SUBPIXEL_METHODS = ("parabola", "quadratic")
@@ -106,18 +108,7 @@ class NCCTemplateMatcher:
         subpixel: str = "quadratic",
     ) -> None:
         self.template = _as_image(template, "template")
-        points = np.asarray(landmarks.detach().cpu() if hasattr(landmarks, "detach") else landmarks, dtype=float)
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(f"landmarks must have shape (K, 2) of (x, y) pixels, got {points.shape}.")
-        if not np.isfinite(points).all():
-            raise ValueError("landmarks contain NaN or infinite values: give only annotated landmarks.")
-        height, width = self.template.shape
-        outside = (points[:, 0] < 0) | (points[:, 0] > width - 1) | (points[:, 1] < 0) | (points[:, 1] > height - 1)
-        if outside.any():
-            raise ValueError(
-                f"landmarks {np.flatnonzero(outside).tolist()} lie outside the template of size (H, W) = "
-                f"{(height, width)}: x must be in [0, {width - 1}], y in [0, {height - 1}]."
-            )
+        points = check_template_landmarks(landmarks, *self.template.shape)
         if isinstance(patch_size, bool) or int(patch_size) != patch_size or patch_size < 3 or patch_size % 2 == 0:
             raise ValueError(f"patch_size must be an odd integer >= 3, got {patch_size!r}.")
         if search_radius is not None and not (np.isfinite(search_radius) and search_radius >= 0):

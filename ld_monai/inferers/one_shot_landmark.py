@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ld_monai.networks.center_sensitive_pooling import CenterSensitivePooling
 from ld_monai.inferers.robust_affine import apply_affine, robust_affine
+from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
 from ld_monai.networks.pooling import l2_normalize
 
 __all__ = ["OneShotLandmarkInferer", "sample_embedding", "refine_subpixel"]
@@ -182,16 +183,8 @@ class OneShotLandmarkInferer:
         ``landmarks``: (K, 2) (x, y) in the template's pixels, inside the image.
         """
         image, modality = self._check_image(image, "template")
-        points = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
         h0, w0 = image.shape[-2:]
-        if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
-            raise ValueError(f"template landmarks must be (K, 2) (x, y), got shape {tuple(points.shape)}.")
-        if not torch.isfinite(points).all():
-            raise ValueError("template landmarks contain NaN or infinite values.")
-        outside = (points[:, 0] < 0) | (points[:, 0] > w0 - 1) | (points[:, 1] < 0) | (points[:, 1] > h0 - 1)
-        if outside.any():
-            raise ValueError(f"template landmarks {outside.nonzero().flatten().tolist()} lie outside the "
-                             f"{w0} x {h0} template.")
+        points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0))
         self.projection = None
         self.projection = self._fit_projection(self._embed(image, self.image_size))
         coarse, fine = [], []
@@ -204,7 +197,7 @@ class OneShotLandmarkInferer:
                 if flip:
                     pts[:, 0] = w0 - 1 - pts[:, 0]
                 embedding = self._embed(view, size)
-                at_size = self._to_grid(pts, (h0, w0), size).to(self.device)
+                at_size = rescale_points(pts, (h0, w0), size).to(self.device)
                 fine.append(sample_embedding(self.fine_pool(embedding), at_size))
                 coarse.append(sample_embedding(self.coarse_pool(embedding), at_size))
         self.template = {
@@ -213,7 +206,7 @@ class OneShotLandmarkInferer:
             "channels": image.shape[0],
             "modality": modality,
             "num_landmarks": len(points),
-            "points": self._to_grid(points, (h0, w0), self.image_size).numpy(),
+            "points": rescale_points(points, (h0, w0), self.image_size).numpy(),
         }
 
     def _fine_stage(self, embedding: torch.Tensor, coarse) -> tuple[list, list]:
@@ -239,12 +232,6 @@ class OneShotLandmarkInferer:
             found.append((min(max(px + x - margin, 0.0), w - 1.0), min(max(py + y - margin, 0.0), h - 1.0)))
             confidence.append(value)
         return found, confidence
-
-    @staticmethod
-    def _to_grid(points: torch.Tensor, source: tuple[int, int], target: tuple[int, int]) -> torch.Tensor:
-        """Pixel coordinates (x, y) from an image of size ``source`` (h, w) to one of size ``target`` (h, w)."""
-        scale = torch.tensor([target[1] / source[1], target[0] / source[0]], dtype=torch.float64)
-        return (points.double() + 0.5) * scale - 0.5
 
     # ---------------------------------------------------------------- query
 
@@ -273,5 +260,5 @@ class OneShotLandmarkInferer:
             coarse = np.array([_local_argmax(coarse_map[k], expected[k], radius) or tuple(coarse[k] // s)
                                for k in range(len(coarse))]) * s
         found, confidence = self._fine_stage(embedding, coarse)
-        points = self._to_grid(torch.tensor(found, dtype=torch.float64), (h, w), (h0, w0))
+        points = rescale_points(torch.tensor(found, dtype=torch.float64), (h, w), (h0, w0))
         return {"landmarks": points.numpy(), "confidence": np.asarray(confidence)}

@@ -22,6 +22,8 @@ from monai.networks.nets import BasicUNet
 from monai.transforms import GenerateHeatmap
 from tqdm import tqdm
 
+from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
+
 __all__ = [
     "SingleTemplateHeatmapRegressor",
     "affine_matrix",
@@ -204,12 +206,6 @@ class SingleTemplateHeatmapRegressor:
     def _resize(self, image: torch.Tensor) -> torch.Tensor:
         return F.interpolate(image[None], size=self.image_size, mode="area")[0]
 
-    @staticmethod
-    def _to_grid(points: torch.Tensor, source: Sequence[int], target: Sequence[int]) -> torch.Tensor:
-        """Pixel coordinates (x, y) from an image of size ``source`` (h, w) to one of size ``target`` (h, w)."""
-        scale = torch.tensor([target[1] / source[1], target[0] / source[0]], dtype=torch.float64)
-        return (points.double() + 0.5) * scale - 0.5
-
     def _sample(self, image: torch.Tensor, points: torch.Tensor,
                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """One training pair: (augmented image (1, H, W), its heatmaps (K, H, W))."""
@@ -224,18 +220,10 @@ class SingleTemplateHeatmapRegressor:
         The training losses (one per iteration) are kept in ``self.losses``.
         """
         image = _check_image(image, "template")
-        points = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
         h0, w0 = image.shape[-2:]
-        if points.shape != (self.num_landmarks, 2):
-            raise ValueError(f"landmarks must be ({self.num_landmarks}, 2) (x, y), got shape {tuple(points.shape)}.")
-        if not torch.isfinite(points).all():
-            raise ValueError("landmarks contain NaN or infinite values.")
-        outside = (points[:, 0] < 0) | (points[:, 0] > w0 - 1) | (points[:, 1] < 0) | (points[:, 1] > h0 - 1)
-        if outside.any():
-            raise ValueError(f"landmarks {outside.nonzero().flatten().tolist()} lie outside the {w0} x {h0} "
-                             f"template.")
+        points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0, self.num_landmarks))
         template = self._resize(image)
-        points = self._to_grid(points, (h0, w0), self.image_size)
+        points = rescale_points(points, (h0, w0), self.image_size)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             network = BasicUNet(spatial_dims=2, in_channels=1, out_channels=self.num_landmarks,
@@ -270,5 +258,5 @@ class SingleTemplateHeatmapRegressor:
         """(1, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
         heatmaps = self.predict_heatmaps(image)
         positions, peaks = local_soft_argmax(heatmaps)
-        points = self._to_grid(positions, self.image_size, image.shape[-2:])
+        points = rescale_points(positions, self.image_size, image.shape[-2:])
         return {"landmarks": points.numpy(), "confidence": peaks.double().numpy()}
