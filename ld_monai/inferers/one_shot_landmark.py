@@ -150,10 +150,13 @@ class OneShotLandmarkInferer:
         if embedding.ndim != 4 or embedding.shape[2:] != x.shape[2:]:
             raise ValueError(f"the network must return (1, D, {size[0]}, {size[1]}) embeddings, got "
                              f"{tuple(embedding.shape)}.")
-        embedding = embedding.float()
-        if self.projection is not None:
-            embedding = torch.einsum("dp,bdhw->bphw", self.projection, embedding)
-        return embedding
+        return self._project(embedding.float())
+
+    def _project(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Descriptors (1, D, h, w) onto the template's principal directions, when a projection is set."""
+        if self.projection is None:
+            return embedding
+        return torch.einsum("dp,bdhw->bphw", self.projection, embedding)
 
     def _fit_projection(self, embedding: torch.Tensor) -> torch.Tensor | None:
         """The ``projection_dim`` principal directions (D, p) of the template's descriptors (uncentred SVD of at
@@ -186,7 +189,8 @@ class OneShotLandmarkInferer:
         h0, w0 = image.shape[-2:]
         points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0))
         self.projection = None
-        self.projection = self._fit_projection(self._embed(image, self.image_size))
+        unprojected = self._embed(image, self.image_size)
+        self.projection = self._fit_projection(unprojected)
         coarse, fine = [], []
         flips = (False, True) if self.template_flip else (False,)
         for scale in self.template_scales:
@@ -196,7 +200,8 @@ class OneShotLandmarkInferer:
                 pts = points.clone()
                 if flip:
                     pts[:, 0] = w0 - 1 - pts[:, 0]
-                embedding = self._embed(view, size)
+                same = size == self.image_size and not flip
+                embedding = self._project(unprojected) if same else self._embed(view, size)
                 at_size = rescale_points(pts, (h0, w0), size).to(self.device)
                 fine.append(sample_embedding(self.fine_pool(embedding), at_size))
                 coarse.append(sample_embedding(self.coarse_pool(embedding), at_size))
