@@ -26,7 +26,8 @@ picture of the median query to ``--output_dir``.
 Example::
 
     python benchmarks/oneshot_landmarks.py --checkpoint runs/ceph/checkpoints/model.pt
-    python benchmarks/oneshot_landmarks.py --dataset drishti --checkpoint runs/drishti/checkpoints/model.pt
+    python benchmarks/oneshot_landmarks.py --dataset drishti --template_flip \
+        --checkpoint "runs/drishti/checkpoints/checkpoint_epoch=3.pt"
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def build_methods(args, task: Task) -> dict:
                                          image_size=args.image_size or task.image_size,
                                          coarse_window=args.coarse_window, fine_window=args.fine_window,
                                          search_radius=args.search_radius, template_scales=args.template_scales,
+                                         template_flip=args.template_flip,
                                          normalize=task.normalize, **settings)
         if name == "ld_uniform":  # box windows: the bell made flat
             inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
@@ -208,10 +210,12 @@ def main() -> None:
     parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W); default 512 x 416 for "
                         "Hamedan, 256 x 304 for Drishti-GS1")
     parser.add_argument("--coarse_window", type=int, default=33)
-    parser.add_argument("--fine_window", type=int, default=9)
+    parser.add_argument("--fine_window", type=int, default=13)
     parser.add_argument("--search_radius", type=int, default=12)
     parser.add_argument("--alignment_radius", type=int, default=24, help="shape check radius; 0: off")
     parser.add_argument("--template_scales", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--template_flip", action="store_true", help="average the template embeddings over a "
+                        "left-right flip (fundus: left and right eyes are mirror images)")
     parser.add_argument("--ncc_patch", type=int, help="NCC patch side (px of the images as stored); default 65 for "
                         "Hamedan, 161 for Drishti-GS1 (the disc with its rim)")
     parser.add_argument("--heatmap_iterations", type=int, default=300)

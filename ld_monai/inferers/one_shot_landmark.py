@@ -108,7 +108,7 @@ class OneShotLandmarkInferer:
         network: torch.nn.Module | Callable,
         image_size: Sequence[int] = (512, 416),
         coarse_window: int = 33,
-        fine_window: int = 9,
+        fine_window: int = 13,
         search_radius: int = 12,
         alignment_radius: int | None = 24,
         alignment_tolerance: float = 8.0,
