@@ -25,7 +25,7 @@ picture of the median query to ``--output_dir``.
 
 Example::
 
-    python benchmarks/oneshot_landmarks.py --checkpoint runs/ceph/checkpoints/model.pt
+    python benchmarks/oneshot_landmarks.py --checkpoint "runs/ceph/checkpoints/checkpoint_epoch=6.pt"
     python benchmarks/oneshot_landmarks.py --dataset drishti --template_flip \
         --checkpoint "runs/drishti/checkpoints/checkpoint_epoch=3.pt"
 """
@@ -90,7 +90,7 @@ def hamedan_task(args, data_dir: Path) -> Task:
     load = LoadRadiograph()
     return Task(load(folder / "images" / f"{args.template}.png"), landmark_array(table, [args.template], labels)[0],
                 [folder / "images" / f"{i}.png" for i in queries], landmark_array(table, queries, labels), load, 1,
-                lambda x: (x - 0.5) / 0.5, (512, 416), 65, floor)
+                lambda x: (x - 0.5) / 0.5, (256, 256), 65, floor)
 
 
 def drishti_task(args, data_dir: Path) -> Task:
@@ -204,11 +204,11 @@ def main() -> None:
     parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--template", default="001", help="Hamedan template image id")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
-    parser.add_argument("--checkpoint", help="LD checkpoint (model.pt of ld_pretraining)")
+    parser.add_argument("--checkpoint", help="LD checkpoint of ld_pretraining (e.g. the last epoch's)")
     parser.add_argument("--methods", nargs="+", default=["ld", "ld_embedding", "ld_no_shape", "ld_uniform",
                                                          "random_init", "template_copy", "ncc", "heatmap"])
-    parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W); default 512 x 416 for "
-                        "Hamedan, 256 x 304 for Drishti-GS1")
+    parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W): the pretraining's size; default "
+                        "256 x 256 for Hamedan, 256 x 304 for Drishti-GS1")
     parser.add_argument("--coarse_window", type=int, default=33)
     parser.add_argument("--fine_window", type=int, default=13)
     parser.add_argument("--search_radius", type=int, default=12)
