@@ -10,7 +10,11 @@ images:
 * ``ld``: :class:`ld_monai.inferers.OneShotLandmarkInferer` on the encoder hypercolumns
   (:class:`ld_monai.networks.HypercolumnEmbedding`) of an LD checkpoint (``--checkpoint``, e.g. ``ld_pretraining``
   trained on the cephalograms with ``train_xray.json``);
-* ``ld_embedding``: the same on the 32-D LD embedding alone (the paper's descriptor);
+* ``ld_adapted``: ``ld`` after :meth:`~ld_monai.inferers.OneShotLandmarkInferer.adapt` on all queries, unlabeled
+  (the bundle's run: the files to search refine the template's landmark embeddings);
+* ``ld_adapted_crossfit``: the same, but each query is searched with a template adapted on the other half of the
+  queries (odd / even), never on itself;
+* ``ld_embedding``: ``ld`` on the 32-D LD embedding alone (the paper's descriptor);
 * ``ld_no_shape``: ``ld`` without the shape check (each landmark matched on its own);
 * ``ld_uniform``: ``ld`` with uniform (box) windows instead of center-sensitive ones;
 * ``random_init``: ``ld`` on a randomly initialised network (the control: what pretraining adds);
@@ -118,13 +122,16 @@ def intensity(image: torch.Tensor) -> torch.Tensor:
     return image.mean(dim=0, keepdim=True)
 
 
-def build_methods(args, task: Task) -> dict:
-    """name -> callable(query (C, H, W)) -> (K, 2) landmarks; each fitted on the template."""
-    methods = {}
+def build_methods(args, task: Task) -> tuple[dict, dict]:
+    """name -> callable(query (C, H, W), its index) -> (K, 2) landmarks, each fitted on the template; and the
+    seconds the adapted methods spent adapting."""
+    methods, adapt_seconds = {}, {}
     template, points = task.template, task.template_points
     # name -> (network weights, descriptor, inferer options)
     ld_variants = {
         "ld": ("ld", "hypercolumn", {}),
+        "ld_adapted": ("ld", "hypercolumn", {}),
+        "ld_adapted_crossfit": ("ld", "hypercolumn", {}),
         "ld_embedding": ("ld", "embedding", {}),
         "ld_no_shape": ("ld", "hypercolumn", {"alignment_radius": None}),
         "ld_uniform": ("ld", "hypercolumn", {}),
@@ -146,37 +153,51 @@ def build_methods(args, task: Task) -> dict:
             networks[weights].eval()
         network = networks[weights]
         settings = {"alignment_radius": args.alignment_radius or None, **options}
-        inferer = OneShotLandmarkInferer(HypercolumnEmbedding(network) if descriptor == "hypercolumn" else network,
-                                         image_size=args.image_size or task.image_size,
-                                         coarse_window=args.coarse_window, fine_window=args.fine_window,
-                                         search_radius=args.search_radius, template_scales=args.template_scales,
-                                         template_flip=args.template_flip,
-                                         normalize=task.normalize, **settings)
-        if name == "ld_uniform":  # box windows: the bell made flat
-            inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
-            inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
-        inferer.set_template(template, points)
-        methods[name] = lambda q, inferer=inferer: inferer(q)["landmarks"]
+
+        def new_inferer() -> OneShotLandmarkInferer:
+            inferer = OneShotLandmarkInferer(
+                HypercolumnEmbedding(network) if descriptor == "hypercolumn" else network,
+                image_size=args.image_size or task.image_size, coarse_window=args.coarse_window,
+                fine_window=args.fine_window, search_radius=args.search_radius, template_scales=args.template_scales,
+                template_flip=args.template_flip, normalize=task.normalize, **settings)
+            if name == "ld_uniform":  # box windows: the bell made flat
+                inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
+                inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
+            inferer.set_template(template, points)
+            return inferer
+
+        # ld_adapted: the template refined on all queries, unlabeled (the bundle's run); ld_adapted_crossfit: on
+        # the other half of the queries only (even / odd), so that no query helps find its own landmarks
+        folds = [list(range(len(task.query_files)))] if name != "ld_adapted_crossfit" else [
+            list(range(1, len(task.query_files), 2)), list(range(0, len(task.query_files), 2))]
+        inferers = [new_inferer() for _ in folds]
+        if name.startswith("ld_adapted"):
+            start = time.time()
+            for inferer, adapt_on in zip(inferers, folds):
+                inferer.adapt([task.query_files[i] for i in adapt_on], args.adapt_fraction, args.adapt_rounds,
+                              load=task.load, progress=True)
+            adapt_seconds[name] = time.time() - start
+        methods[name] = lambda q, n, inferers=inferers: inferers[n % len(inferers)](q)["landmarks"]
     if "template_copy" in args.methods:  # the template's positions, scaled to the query's size
         size = np.array(template.shape[:0:-1], dtype=float)
-        methods["template_copy"] = lambda q: (points + 0.5) * (np.array(q.shape[:0:-1]) / size) - 0.5
+        methods["template_copy"] = lambda q, n: (points + 0.5) * (np.array(q.shape[:0:-1]) / size) - 0.5
     if "ncc" in args.methods:
         matcher = NCCTemplateMatcher(intensity(template)[0].numpy(), points,
                                      patch_size=args.ncc_patch or task.ncc_patch)
-        methods["ncc"] = lambda q: matcher(intensity(q)[0].numpy())[0]
+        methods["ncc"] = lambda q, n: matcher(intensity(q)[0].numpy())[0]
     if "heatmap" in args.methods:
         start = time.time()
         regressor = SingleTemplateHeatmapRegressor(len(points), image_size=args.image_size or task.image_size,
                                                    iterations=args.heatmap_iterations, progress=True)
         regressor.fit(intensity(template), points)
         print(f"heatmap regressor trained on the template in {time.time() - start:.0f} s")
-        methods["heatmap"] = lambda q: regressor(intensity(q))["landmarks"]
-    return methods
+        methods["heatmap"] = lambda q, n: regressor(intensity(q))["landmarks"]
+    return methods, adapt_seconds
 
 
-COLOURS = {"ld": (0, 220, 0), "ld_embedding": (0, 120, 0), "ld_no_shape": (160, 0, 255), "ld_uniform": (0, 160, 255),
-           "random_init": (128, 128, 128), "template_copy": (255, 255, 255), "ncc": (255, 60, 60),
-           "heatmap": (255, 200, 0)}
+COLOURS = {"ld": (0, 220, 0), "ld_adapted": (120, 255, 120), "ld_embedding": (0, 120, 0), "ld_no_shape": (160, 0, 255),
+           "ld_uniform": (0, 160, 255), "random_init": (128, 128, 128), "template_copy": (255, 255, 255),
+           "ncc": (255, 60, 60), "heatmap": (255, 200, 0)}
 
 
 def picture(image: torch.Tensor, truth: np.ndarray, found: dict, path: Path) -> None:
@@ -205,8 +226,9 @@ def main() -> None:
     parser.add_argument("--template", default="001", help="Hamedan template image id")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint of ld_pretraining (e.g. the last epoch's)")
-    parser.add_argument("--methods", nargs="+", default=["ld", "ld_embedding", "ld_no_shape", "ld_uniform",
-                                                         "random_init", "template_copy", "ncc", "heatmap"])
+    parser.add_argument("--methods", nargs="+", default=["ld", "ld_adapted", "ld_adapted_crossfit", "ld_embedding",
+                                                         "ld_no_shape", "ld_uniform", "random_init", "template_copy",
+                                                         "ncc", "heatmap"])
     parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W): the pretraining's size; default "
                         "256 x 256 for Hamedan, 256 x 304 for Drishti-GS1")
     parser.add_argument("--coarse_window", type=int, default=33)
@@ -216,6 +238,9 @@ def main() -> None:
     parser.add_argument("--template_scales", type=float, nargs="+", default=[1.0])
     parser.add_argument("--template_flip", action="store_true", help="average the template embeddings over a "
                         "left-right flip (fundus: left and right eyes are mirror images)")
+    parser.add_argument("--adapt_fraction", type=float, default=0.25, help="ld_adapted: share of the queries "
+                        "whose most confident matches refine each landmark")
+    parser.add_argument("--adapt_rounds", type=int, default=1)
     parser.add_argument("--ncc_patch", type=int, help="NCC patch side (px of the images as stored); default 65 for "
                         "Hamedan, 161 for Drishti-GS1 (the disc with its rim)")
     parser.add_argument("--heatmap_iterations", type=int, default=300)
@@ -225,14 +250,14 @@ def main() -> None:
 
     task = (hamedan_task if args.dataset == "hamedan" else drishti_task)(args, Path(args.data_dir))
     load = task.load
-    methods = build_methods(args, task)
+    methods, adapt_seconds = build_methods(args, task)
     found = {name: np.zeros_like(task.truth) for name in methods}
     seconds = {name: [] for name in methods}
     for n, path in enumerate(tqdm(task.query_files, desc="queries")):
         query = load(path)
         for name, method in methods.items():
             start = time.perf_counter()
-            found[name][n] = method(query)
+            found[name][n] = method(query, n)
             seconds[name].append(time.perf_counter() - start)
 
     rows, results = [], {}
@@ -240,6 +265,8 @@ def main() -> None:
         errors = radial_errors(found[name], task.truth)
         mre, sdr = mean_radial_error(errors), success_detection_rates(errors, RADII)
         results[name] = {"mre": mre, "sdr": sdr, "seconds_per_image": float(np.median(seconds[name]))}
+        if name in adapt_seconds:
+            results[name]["adapt_seconds"] = adapt_seconds[name]
         rates = " | ".join(f"{100 * sdr['overall'][r]:.1f}" for r in RADII)
         rows.append(f"| {name} | {mre['mre']:.1f} ± {mre['std']:.1f} | {mre['median']:.1f} | {rates} | "
                     f"{np.median(seconds[name]):.2f} |")

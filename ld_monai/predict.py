@@ -36,7 +36,7 @@ from ld_monai.data.dicom_seg_writer import write_dicom_seg
 from ld_monai.data.file_format import file_stem, is_dicom_file
 from ld_monai.data.image_folder import image_folder_datalist
 from ld_monai.handlers.overlay_writer import render_segmentation_overlay
-from ld_monai.inferers.landmark_detection import detect_landmarks
+from ld_monai.inferers.landmark_detection import adapt_landmark_template, detect_landmarks
 from ld_monai.networks.state_dict import load_pretrained
 from ld_monai.utils import atomic_write
 
@@ -230,8 +230,12 @@ def _find_landmarks(bundle_dir, files: list[str], output_dir, checkpoint, device
     parser["output_dir"] = str(output)
     parser["checkpoint"] = str(_find_checkpoint(bundle, parser, checkpoint))
     labels = parser.get_parsed_content("template_labels")  # loads the network and sets the inferer's template
-    result = detect_landmarks(parser.get_parsed_content("inferer"), files, output, labels,
-                              progress=progress and len(files) > 1, skip_failures=True)
+    inferer = parser.get_parsed_content("inferer")
+    rounds = int(parser.get_parsed_content("adapt_rounds"))
+    if rounds > 0:  # the template refined on the files to search, as the bundle's run does
+        adapt_landmark_template(inferer, files, parser.get_parsed_content("adapt_fraction"), rounds, progress=progress)
+    result = detect_landmarks(inferer, files, output, labels, progress=progress and len(files) > 1,
+                              skip_failures=True)
     summary = PredictionSummary(str(bundle), parser["checkpoint"], str(output), action="searched for landmarks")
     summary.succeeded = {path: [str(result.landmarks_csv), str(overlay)] for path, overlay in result.overlays.items()}
     summary.failed = result.failed

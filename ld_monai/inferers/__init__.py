@@ -6,8 +6,9 @@
 * :class:`SingleTemplateHeatmapRegressor`: baseline (b), a heatmap regressor trained on the augmented template;
 * :func:`robust_affine`: the RANSAC affine fit of the inferer's shape check;
 * :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling;
-* :func:`load_landmark_network`, :func:`set_landmark_template`, :func:`detect_landmarks`: one-shot detection on
-  files (``landmarks.csv`` and overlays), the work of the ``oneshot_landmark_detection`` bundle.
+* :func:`load_landmark_network`, :func:`set_landmark_template`, :func:`adapt_landmark_template`,
+  :func:`detect_landmarks`: one-shot detection on files (``landmarks.csv`` and overlays), the work of the
+  ``oneshot_landmark_detection`` bundle.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ld_monai.inferers.landmark_detection import (
     LANDMARK_COLOURS,
     LandmarkDetection,
     OVERLAY_GREY_LEVELS,
+    adapt_landmark_template,
     detect_landmarks,
     load_landmark_network,
     render_landmark_overlay,
@@ -34,6 +36,7 @@ __all__ = [
     "OVERLAY_GREY_LEVELS",
     "OneShotLandmarkInferer",
     "SingleTemplateHeatmapRegressor",
+    "adapt_landmark_template",
     "apply_affine",
     "check_template_landmarks",
     "detect_landmarks",

@@ -5,6 +5,7 @@
 * :func:`load_landmark_network`: the LD network with the weights of LD pretraining, ready to embed;
 * :func:`set_landmark_template`: the template of a :class:`OneShotLandmarkInferer` from an image file and a
   landmark table;
+* :func:`adapt_landmark_template`: the template's landmark embeddings refined on the (unlabeled) files to search;
 * :func:`detect_landmarks`: the landmarks of every file in one ``landmarks.csv`` plus an overlay picture per file;
 * :func:`render_landmark_overlay`: the image with numbered, coloured landmark markers.
 """
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from monai.data import MetaTensor
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
@@ -32,6 +35,7 @@ __all__ = [
     "LANDMARK_COLOURS",
     "LandmarkDetection",
     "OVERLAY_GREY_LEVELS",
+    "adapt_landmark_template",
     "detect_landmarks",
     "load_landmark_network",
     "render_landmark_overlay",
@@ -120,6 +124,33 @@ def set_landmark_template(inferer, image: str | os.PathLike | None, landmarks: s
                          f"it has {list(template)}.")
     inferer.set_template(LoadRadiograph()(image), np.asarray([template[label] for label in labels]))
     return labels
+
+
+def adapt_landmark_template(inferer, image_files: Sequence[str | os.PathLike], fraction: float = 0.25,
+                            rounds: int = 1, progress: bool = True) -> int:
+    """Refine the template of ``inferer`` (:meth:`OneShotLandmarkInferer.adapt`) on the readable files among
+    ``image_files``, unlabeled (typically the files about to be searched). Files that cannot be read, or whose
+    channel count or DICOM modality differs from the template's, are left out (:func:`detect_landmarks` reports
+    them). The images are kept at the network's input size: a thousand radiographs take about 256 MB.
+
+    Returns:
+        how many files the template was adapted on (0: none readable, the template is left as it was).
+    """
+    loader, images = LoadRadiograph(), []
+    for path in tqdm([os.fspath(f) for f in image_files], desc="reading for adaptation", unit="file",
+                     disable=not progress):
+        try:
+            image = loader(path)
+        except ValueError:
+            continue
+        modality, expected = image.meta.get("modality") or None, inferer.template["modality"]
+        if image.shape[0] != inferer.template["channels"] or (modality and expected and modality != expected):
+            continue
+        small = F.interpolate(image.as_tensor()[None].float(), size=inferer.image_size, mode="area")[0]
+        images.append(MetaTensor(small, meta={"modality": modality}))
+    if images:
+        inferer.adapt(images, fraction=fraction, rounds=rounds, progress=progress)
+    return len(images)
 
 
 def _spacing_xy(image) -> tuple[float, float] | None:

@@ -14,7 +14,9 @@ what the paper leaves open (equations and defaults in ``docs/oneshot_landmarks.m
   cannot win;
 * sub-pixel refinement: the best of a 1/8-pixel grid around the peak, on the bilinearly interpolated embedding;
 * confidence: the cosine similarity at the refined peak (1 = identical embedding);
-* template augmentation: the template's embeddings are averaged over rescaled (and optionally flipped) copies.
+* template augmentation: the template's embeddings are averaged over rescaled (and optionally flipped) copies;
+* adaptation (:meth:`OneShotLandmarkInferer.adapt`): the template's embeddings are averaged with the query
+  embeddings at the most confident matches in unlabeled images.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from ld_monai.networks.center_sensitive_pooling import CenterSensitivePooling
 from ld_monai.inferers.robust_affine import apply_affine, robust_affine
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
 from ld_monai.networks.pooling import l2_normalize
 
-__all__ = ["OneShotLandmarkInferer", "sample_embedding", "refine_subpixel"]
+__all__ = ["OneShotLandmarkInferer", "pooled_embedding_at", "sample_embedding", "refine_subpixel"]
 
 
 def sample_embedding(embedding: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -39,6 +42,29 @@ def sample_embedding(embedding: torch.Tensor, points: torch.Tensor) -> torch.Ten
     grid = torch.stack([(points[:, 0] + 0.5) / w * 2 - 1, (points[:, 1] + 0.5) / h * 2 - 1], dim=-1)
     sampled = F.grid_sample(embedding, grid.view(1, 1, -1, 2).to(embedding.dtype), align_corners=False)
     return l2_normalize(sampled[0, :, 0].T, dim=1)
+
+
+def pooled_embedding_at(pool: CenterSensitivePooling, embedding: torch.Tensor,
+                        points: torch.Tensor) -> torch.Tensor:
+    """``sample_embedding(pool(embedding), points)`` without pooling the whole image: each point's 2 x 2 pixel
+    neighbourhood is pooled from a crop of the zero-padded ``embedding`` (1, D, h, w) and blended bilinearly.
+    (K, 2) (x, y) points -> (K, D) unit vectors."""
+    h, w = embedding.shape[-2:]
+    r = pool.window // 2
+    padded = F.pad(embedding[0], (r, r + 1, r, r + 1))  # the neighbour past the last pixel weighs 0: any value
+    corner = points.floor().long()
+    side = 2 * r + 2
+    crops = torch.stack([padded[:, y : y + side, x : x + side] for x, y in corner.tolist()])  # (K, D, side, side)
+    bell = pool.bell.to(embedding.device, embedding.dtype)
+    k, d = crops.shape[:2]
+    flat = F.conv2d(crops.reshape(k * d, 1, side, side), bell.view(1, 1, -1, 1))
+    pooled = l2_normalize(F.conv2d(flat, bell.view(1, 1, 1, -1)).reshape(k, d, 2, 2), dim=1)
+    fx, fy = (points - corner).to(embedding.dtype).unbind(1)
+    inside_x = (corner[:, 0] + 1 < w).to(embedding.dtype)
+    inside_y = (corner[:, 1] + 1 < h).to(embedding.dtype)
+    weights = torch.stack([(1 - fy) * (1 - fx), (1 - fy) * fx * inside_x, fy * (1 - fx) * inside_y,
+                           fy * fx * inside_x * inside_y], dim=1)  # (K, 4): (y, x) = 00, 01, 10, 11
+    return l2_normalize(torch.einsum("kdn,kn->kd", pooled.reshape(k, d, 4), weights), dim=1)
 
 
 def _local_argmax(similarity: torch.Tensor, centre, radius: int) -> tuple[int, int] | None:
@@ -94,9 +120,9 @@ class OneShotLandmarkInferer:
             mean/std normalisation; default ``(x - 0.5) / 0.5``, the X-ray convention of ``ld_pretraining``.
         device: where the network runs (default: the network's).
 
-    ``set_template(image, landmarks)`` then ``inferer(image)`` -> ``{"landmarks": (K, 2) (x, y) px in the query's
-    pixels, "confidence": (K,)}``. Images are (C, H, W) tensors in [0, 1] (e.g. from
-    :class:`ld_monai.transforms.LoadRadiograph`), any size.
+    ``set_template(image, landmarks)``, optionally ``adapt(unlabeled_images)``, then ``inferer(image)`` ->
+    ``{"landmarks": (K, 2) (x, y) px in the query's pixels, "confidence": (K,)}``. Images are (C, H, W) tensors
+    in [0, 1] (e.g. from :class:`ld_monai.transforms.LoadRadiograph`), any size.
 
     Raises:
         ValueError: template landmarks outside the template or not finite, NaN in an image, template and query of
@@ -205,9 +231,13 @@ class OneShotLandmarkInferer:
                 at_size = rescale_points(pts, (h0, w0), size).to(self.device)
                 fine.append(sample_embedding(self.fine_pool(embedding), at_size))
                 coarse.append(sample_embedding(self.coarse_pool(embedding), at_size))
+        own_coarse = l2_normalize(torch.stack(coarse).mean(0), dim=1)
+        own_fine = l2_normalize(torch.stack(fine).mean(0), dim=1)
         self.template = {
-            "coarse": l2_normalize(torch.stack(coarse).mean(0), dim=1),
-            "fine": l2_normalize(torch.stack(fine).mean(0), dim=1),
+            "coarse": own_coarse,
+            "fine": own_fine,
+            "own_coarse": own_coarse,
+            "own_fine": own_fine,
             "channels": image.shape[0],
             "modality": modality,
             "num_landmarks": len(points),
@@ -240,8 +270,8 @@ class OneShotLandmarkInferer:
 
     # ---------------------------------------------------------------- query
 
-    def __call__(self, image: torch.Tensor) -> dict[str, np.ndarray]:
-        """(C, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
+    def _query_embedding(self, image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """A query's descriptors (1, D, h, w) and its size (H, W), after the checks against the template."""
         if self.template is None:
             raise ValueError("set_template(image, landmarks) must be called before matching a query.")
         image, modality = self._check_image(image, "query")
@@ -250,12 +280,14 @@ class OneShotLandmarkInferer:
         if modality and self.template["modality"] and modality != self.template["modality"]:
             raise ValueError(f"the query's modality {modality} differs from the template's "
                              f"{self.template['modality']}.")
-        h0, w0 = image.shape[-2:]
-        embedding = self._embed(image, self.image_size)
+        return self._embed(image, self.image_size), tuple(image.shape[-2:])
+
+    def _locate(self, embedding: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """Landmarks (K, 2) (x, y) in pixels of ``embedding`` (1, D, h, w) and their confidences: the coarse
+        search, the shape check and the fine stage."""
         # coarse: the center-sensitive window embedding at every s-th pixel (the fine stage searches around it)
         s = self.coarse_stride
         coarse_map = torch.einsum("kd,dhw->khw", self.template["coarse"], self.coarse_pool(embedding, s)[0])
-        h, w = embedding.shape[-2:]
         index = coarse_map.flatten(1).argmax(1).cpu().numpy()
         coarse = np.stack([index % coarse_map.shape[2], index // coarse_map.shape[2]], axis=1) * s
         if self.alignment_radius is not None and len(coarse) >= 3:
@@ -265,5 +297,60 @@ class OneShotLandmarkInferer:
             coarse = np.array([_local_argmax(coarse_map[k], expected[k], radius) or tuple(coarse[k] // s)
                                for k in range(len(coarse))]) * s
         found, confidence = self._fine_stage(embedding, coarse)
-        points = rescale_points(torch.tensor(found, dtype=torch.float64), (h, w), (h0, w0))
+        return torch.tensor(found, dtype=torch.float64), confidence
+
+    def __call__(self, image: torch.Tensor) -> dict[str, np.ndarray]:
+        """(C, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
+        embedding, size = self._query_embedding(image)
+        found, confidence = self._locate(embedding)
+        points = rescale_points(found, tuple(embedding.shape[-2:]), size)
         return {"landmarks": points.numpy(), "confidence": np.asarray(confidence)}
+
+    # ---------------------------------------------------------------- adaptation
+
+    def adapt(self, images: Sequence, fraction: float = 0.25, rounds: int = 1,
+              load: Callable[[object], torch.Tensor] | None = None, progress: bool = False) -> None:
+        """Refine the template's landmark embeddings on unlabeled images (pseudo-labels; our addition, in the spirit
+        of the self-training stage of CC2D, Yao et al., "One-shot medical landmark detection", MICCAI 2021).
+
+        Each landmark's coarse and fine embeddings become the normalised mean of the template's own and of the
+        query embeddings at that landmark's ``fraction`` most confident matches among ``images``: a prototype of
+        the landmark over many patients instead of one. Repeated ``rounds`` times, matching with the latest
+        prototypes and averaging from the template's own embedding again. Call after :meth:`set_template`;
+        each call starts from the template alone, and :meth:`set_template` undoes it.
+
+        Args:
+            images: (C, H, W) images in [0, 1], or items ``load`` turns into them (e.g. file names with
+                :class:`ld_monai.transforms.LoadRadiograph`), loaded once per round.
+            fraction: share of the images whose matches make a landmark's prototype, in (0, 1].
+            rounds: matching-and-averaging rounds.
+            progress: show a progress bar.
+
+        Raises:
+            ValueError: no template, no image, ``fraction`` outside (0, 1] or ``rounds`` < 1, and every check of
+                a query (:meth:`__call__`).
+        """
+        if self.template is None:
+            raise ValueError("set_template(image, landmarks) must be called before adapt.")
+        if len(images) == 0:
+            raise ValueError("adapt needs at least one unlabeled image.")
+        if not 0 < fraction <= 1 or rounds < 1:
+            raise ValueError(f"fraction must be in (0, 1] and rounds at least 1, got {fraction} and {rounds}.")
+        own = {key: self.template[f"own_{key}"] for key in ("coarse", "fine")}
+        self.template.update(own)  # each call starts from the template alone
+        count = max(1, round(fraction * len(images)))
+        for round_ in range(rounds):
+            vectors = {key: [] for key in own}
+            confidences = []
+            for item in tqdm(images, desc=f"adapting the template ({round_ + 1}/{rounds})", disable=not progress):
+                embedding, _ = self._query_embedding(load(item) if load is not None else item)
+                found, confidence = self._locate(embedding)
+                points = found.to(self.device)
+                vectors["coarse"].append(pooled_embedding_at(self.coarse_pool, embedding, points))
+                vectors["fine"].append(pooled_embedding_at(self.fine_pool, embedding, points))
+                confidences.append(confidence)
+            best = torch.tensor(confidences).argsort(dim=0, descending=True)[:count]  # (count, K)
+            for key, own_vectors in own.items():
+                stacked = torch.stack(vectors[key])  # (images, K, D)
+                chosen = stacked.gather(0, best[..., None].expand(-1, -1, stacked.shape[2]).to(stacked.device))
+                self.template[key] = l2_normalize(own_vectors + chosen.sum(0), dim=1)

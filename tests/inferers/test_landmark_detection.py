@@ -1,6 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """Landmark detection on files with a stand-in inferer (known points): the table (px, mm with the right axes,
-confidence), the overlays, per-file failures; the template from a table and its errors; loading the network."""
+confidence), the overlays, per-file failures; adaptation on the readable files; the template from a table and its
+errors; loading the network."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ld_monai.data import write_radiograph_dicom
 from ld_monai.inferers import (
     LANDMARK_COLOURS,
     OVERLAY_GREY_LEVELS,
+    adapt_landmark_template,
     detect_landmarks,
     load_landmark_network,
     render_landmark_overlay,
@@ -98,6 +100,33 @@ def test_failures_are_skipped_or_raised(images, tmp_path):
         detect_landmarks(FixedPoints(), images[:1], tmp_path / "raise", ["a", "b", "c"], progress=False)
     with pytest.raises(ValueError, match="list of files is empty"):
         detect_landmarks(FixedPoints(), [], tmp_path / "raise", ["a"], progress=False)
+
+
+class RecordsAdaptation:
+    """Records what :func:`adapt_landmark_template` hands to ``adapt``; its template is a CR radiograph."""
+
+    image_size = (16, 24)
+    template = {"channels": 1, "modality": "CR"}
+
+    def adapt(self, images, fraction, rounds, progress):
+        self.adapted = ([(tuple(i.shape), i.meta["modality"]) for i in images], fraction, rounds)
+
+
+def test_adaptation_on_the_readable_files_at_network_size(images, tmp_path):
+    """Unreadable files, colour images and another DICOM modality (the DX file; the template is CR) are left out;
+    the others reach ``adapt`` at the network's size, with their modality."""
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    colour = tmp_path / "colour.png"
+    ramp = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    Image.fromarray(np.dstack([ramp, ramp, np.zeros_like(ramp)])).save(colour)
+    cr = tmp_path / "cr.dcm"
+    write_radiograph_dicom(np.full((40, 60), 800, dtype=np.uint16), cr, modality="CR")
+    inferer = RecordsAdaptation()
+    used = adapt_landmark_template(inferer, images + [str(bad), str(colour), str(cr)], 0.5, 3, progress=False)
+    assert used == 3
+    assert inferer.adapted == ([((1, 16, 24), None), ((1, 16, 24), None), ((1, 16, 24), "CR")], 0.5, 3)
+    assert adapt_landmark_template(RecordsAdaptation(), [str(bad)], progress=False) == 0
 
 
 @pytest.fixture()

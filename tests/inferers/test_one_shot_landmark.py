@@ -19,7 +19,13 @@ import torch.nn.functional as F
 from monai.data import MetaTensor
 from scipy import ndimage
 
-from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
+from ld_monai.inferers.one_shot_landmark import (
+    OneShotLandmarkInferer,
+    pooled_embedding_at,
+    refine_subpixel,
+    sample_embedding,
+)
+from ld_monai.networks import CenterSensitivePooling
 from ld_monai.transforms import LoadRadiograph
 
 SIZE = (256, 208)  # the network size: the test images are this size, so image pixels = network pixels
@@ -154,6 +160,18 @@ def test_refine_subpixel_finds_an_interpolated_vector():
     assert 0 <= x <= 1 and 0 <= y <= 1
 
 
+def test_pooled_embedding_at_equals_pooling_the_whole_image():
+    """The window embedding at sub-pixel points, border and corner points included, from crops: the same as pooling
+    the whole image and sampling it."""
+    torch.manual_seed(0)
+    field = F.normalize(torch.randn(1, 8, 20, 30), dim=1)
+    points = torch.tensor([[0.0, 0.0], [29.0, 19.0], [3.3, 7.8], [28.6, 0.2], [14.0, 18.5], [0.4, 19.0]],
+                          dtype=torch.float64)
+    for window in (1, 9, 33):
+        pool = CenterSensitivePooling(window)
+        torch.testing.assert_close(pooled_embedding_at(pool, field, points), sample_embedding(pool(field), points))
+
+
 def test_bad_input(cephalogram):
     image, points = cephalogram
     matcher = OneShotLandmarkInferer(LocalContrastFilters().eval(), image_size=SIZE, normalize=lambda x: x)
@@ -173,3 +191,69 @@ def test_bad_input(cephalogram):
         matcher(image.repeat(3, 1, 1))
     with pytest.raises(ValueError, match="modality CT"):
         matcher(MetaTensor(image, meta={"modality": "CT"}))
+
+
+class FieldPerImage(torch.nn.Module):
+    """Embedding field ``fields[i]`` for the constant image of value ``i / 10``."""
+
+    def __init__(self, fields: list[torch.Tensor]) -> None:
+        super().__init__()
+        self.fields = fields
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fields[round(float(x[0, 0, 0, 0]) * 10)]
+
+
+def test_adapt_averages_the_most_confident_matches(cephalogram):
+    """Known values: a prototype is the normalised sum of the template's own embedding and the query embeddings at
+    the landmark's matches, taken from the most confident ``fraction`` of the images; set_template undoes it."""
+    _, points = cephalogram
+    generator = torch.Generator().manual_seed(1)
+    smooth = lambda: F.avg_pool2d(torch.randn((1, 16) + SIZE, generator=generator), 5, 1, 2)  # noqa: E731
+    template = F.normalize(smooth(), dim=1)
+    close, far = (F.normalize(template + noise * smooth(), dim=1) for noise in (0.3, 3.0))
+    matcher = OneShotLandmarkInferer(FieldPerImage([template, close, far]), image_size=SIZE, normalize=lambda x: x)
+    constant = lambda i: torch.full((1,) + SIZE, i / 10)  # noqa: E731
+    matcher.set_template(constant(0), points)
+    own = matcher.template["fine"].clone()
+    matches = {i: matcher(constant(i)) for i in (1, 2)}
+    assert (matches[1]["confidence"] > matches[2]["confidence"]).all()
+
+    def at_matches(i: int, pool) -> torch.Tensor:
+        return sample_embedding(pool(matcher.network.fields[i]), torch.as_tensor(matches[i]["landmarks"]))
+
+    matcher.adapt([1, 2], fraction=0.5, rounds=1, load=constant)
+    torch.testing.assert_close(matcher.template["fine"], F.normalize(own + at_matches(1, matcher.fine_pool), dim=1))
+    matcher.adapt([constant(1), constant(2)], fraction=1.0, rounds=1)
+    own_coarse = matcher.template["own_coarse"]
+    expected = own_coarse + at_matches(1, matcher.coarse_pool) + at_matches(2, matcher.coarse_pool)
+    torch.testing.assert_close(matcher.template["coarse"], F.normalize(expected, dim=1))
+    matcher.set_template(constant(0), points)
+    torch.testing.assert_close(matcher.template["fine"], own)
+
+
+def test_adapt_on_the_template_itself_changes_nothing(cephalogram, inferer):
+    """The template's own landmarks are matched in itself (to the 1/8-px refinement grid), so its prototypes stay its
+    embeddings and the landmarks stay found within a pixel."""
+    image, points = cephalogram
+    before = {key: inferer.template[key].clone() for key in ("coarse", "fine")}
+    inferer.adapt([image, image], fraction=0.5, rounds=2)
+    for key, vectors in before.items():
+        torch.testing.assert_close(inferer.template[key], vectors, atol=1e-2, rtol=0)  # 1/8-px grid
+    np.testing.assert_array_less(np.abs(inferer(image)["landmarks"] - points), 1.0)
+
+
+def test_adapt_bad_input(cephalogram):
+    image, points = cephalogram
+    matcher = OneShotLandmarkInferer(LocalContrastFilters().eval(), image_size=SIZE, normalize=lambda x: x)
+    with pytest.raises(ValueError, match="before adapt"):
+        matcher.adapt([image])
+    matcher.set_template(image, points)
+    with pytest.raises(ValueError, match="at least one"):
+        matcher.adapt([])
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]"):
+        matcher.adapt([image], fraction=0.0)
+    with pytest.raises(ValueError, match="rounds at least 1"):
+        matcher.adapt([image], rounds=0)
+    with pytest.raises(ValueError, match="channel"):
+        matcher.adapt([image.repeat(3, 1, 1)])
