@@ -55,10 +55,8 @@ def pooled_embedding_at(pool: CenterSensitivePooling, embedding: torch.Tensor,
     corner = points.floor().long()
     side = 2 * r + 2
     crops = torch.stack([padded[:, y : y + side, x : x + side] for x, y in corner.tolist()])  # (K, D, side, side)
-    bell = pool.bell.to(embedding.device, embedding.dtype)
-    k, d = crops.shape[:2]
-    flat = F.conv2d(crops.reshape(k * d, 1, side, side), bell.view(1, 1, -1, 1))
-    pooled = l2_normalize(F.conv2d(flat, bell.view(1, 1, 1, -1)).reshape(k, d, 2, 2), dim=1)
+    pooled = l2_normalize(pool.average(crops, padding=False), dim=1)  # (K, D, 2, 2): the corner and its neighbours
+    k, d = pooled.shape[:2]
     fx, fy = (points - corner).to(embedding.dtype).unbind(1)
     inside_x = (corner[:, 0] + 1 < w).to(embedding.dtype)
     inside_y = (corner[:, 1] + 1 < h).to(embedding.dtype)

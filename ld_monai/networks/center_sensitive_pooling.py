@@ -71,16 +71,17 @@ class CenterSensitivePooling(nn.Module):
         self.sigma = float(sigma) if sigma is not None else window / 4.0
         self.register_buffer("bell", _bell(self.window, self.sigma).float(), persistent=False)
 
-    def average(self, x: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    def average(self, x: torch.Tensor, stride: int = 1, padding: bool = True) -> torch.Tensor:
         """The bell-weighted window average of every channel of (B, D, H, W) ``x``, not normalised, at every
-        ``stride``-th pixel in both directions ((B, D, ceil(H / stride), ceil(W / stride))).
+        ``stride``-th pixel in both directions ((B, D, ceil(H / stride), ceil(W / stride))); without ``padding``
+        only where the whole window fits ((B, D, H - window + 1, W - window + 1) at stride 1).
 
         Every channel runs through the same two 1-D convolutions as a batch of images (a plain convolution is
         faster on the CPU than a grouped one), and a stride skips the rows the second pass does not need."""
         if x.ndim != 4:
             raise ValueError(f"embedding must be (B, D, H, W), got {tuple(x.shape)}.")
         b, d, h, w = x.shape
-        r, bell = self.window // 2, self.bell.to(x.device, x.dtype)
+        r, bell = (self.window // 2 if padding else 0), self.bell.to(x.device, x.dtype)
         flat = x.reshape(b * d, 1, h, w)
         pooled = F.conv2d(flat, bell.view(1, 1, -1, 1), padding=(r, 0), stride=(stride, 1))
         pooled = F.conv2d(pooled, bell.view(1, 1, 1, -1), padding=(0, r), stride=(1, stride))

@@ -88,3 +88,5 @@ def test_separable_pooling_equals_the_2d_bell():
     kernel = center_sensitive_weights(11, 2.5).expand(6, 1, 11, 11)
     direct = l2_normalize(torch.nn.functional.conv2d(z, kernel, padding=5, groups=6), dim=1)
     torch.testing.assert_close(pool(z), direct)
+    valid = torch.nn.functional.conv2d(z, kernel, groups=6)  # only where the whole window fits
+    torch.testing.assert_close(pool.average(z, padding=False), valid)
