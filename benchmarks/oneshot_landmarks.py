@@ -25,11 +25,16 @@ images:
 
 Errors are radial, in pixels of the images as stored (Hamedan 821 x 1024, Drishti-GS1 640 wide; pixel spacings
 are unknown), with success rates within 10, 20, 30 and 40 px. Writes a Markdown table, the errors (JSON) and a
-picture of the median query to ``--output_dir``.
+picture of the median query to ``--output_dir``. With several Hamedan ``--template`` ids, each template is run in
+turn against the 99 other images (files suffixed with its id) and ``oneshot_hamedan_templates.md`` / ``.json``
+give each method's figures per template and their mean and spread: how much the choice of the one annotated image
+matters.
 
 Example::
 
     python benchmarks/oneshot_landmarks.py --checkpoint "runs/ceph/checkpoints/checkpoint_epoch=6.pt"
+    python benchmarks/oneshot_landmarks.py --checkpoint "runs/ceph/checkpoints/checkpoint_epoch=6.pt" \
+        --methods ld ld_adapted ld_adapted_crossfit ncc --template 001 016 027 043 059 073 085 101 121 139
     python benchmarks/oneshot_landmarks.py --dataset drishti --template_flip \
         --checkpoint "runs/drishti/checkpoints/checkpoint_epoch=3.pt"
 """
@@ -78,21 +83,21 @@ class Task:
     floor: dict | None
 
 
-def hamedan_task(args, data_dir: Path) -> Task:
-    """Template ``--template`` and every other Hamedan cephalogram (annotator ``--annotator``)."""
+def hamedan_task(args, data_dir: Path, template_id: str) -> Task:
+    """Template ``template_id`` and every other Hamedan cephalogram (annotator ``--annotator``)."""
     folder = data_dir / "ceph" / "Hamedan"
     labels = [f"l{i}" for i in range(1, 20)]
     table = read_landmark_table(folder / "landmarks.csv", annotator=args.annotator, duplicates="drop")
     ids = sorted(i for i in table if (folder / "images" / f"{i}.png").is_file())
-    if args.template not in ids:
-        raise SystemExit(f"template {args.template} not among the images with landmarks.")
-    queries = [i for i in ids if i != args.template][: args.limit or None]
+    if template_id not in ids:
+        raise SystemExit(f"template {template_id} not among the images with landmarks.")
+    queries = [i for i in ids if i != template_id][: args.limit or None]
     other = read_landmark_table(folder / "landmarks.csv", annotator="Dr_mollabashi", duplicates="drop")
     both = [i for i in ids if i in other]
     floor = mean_radial_error(radial_errors(landmark_array(other, both, labels), landmark_array(table, both, labels)))
     floor["num_images"] = len(both)
     load = LoadRadiograph()
-    return Task(load(folder / "images" / f"{args.template}.png"), landmark_array(table, [args.template], labels)[0],
+    return Task(load(folder / "images" / f"{template_id}.png"), landmark_array(table, [template_id], labels)[0],
                 [folder / "images" / f"{i}.png" for i in queries], landmark_array(table, queries, labels), load, 1,
                 lambda x: (x - 0.5) / 0.5, (256, 256), 65, floor)
 
@@ -219,11 +224,80 @@ def picture(image: torch.Tensor, truth: np.ndarray, found: dict, path: Path) -> 
     canvas.save(path, optimize=True)
 
 
+def evaluate(args, task: Task, out: Path, suffix: str = "") -> dict:
+    """Every method on every query of ``task``: writes the Markdown table, the JSON figures and the median query's
+    picture to ``out`` (file names ending in ``suffix``) and returns the figures, method -> {"mre", "sdr", ...}."""
+    methods, adapt_seconds = build_methods(args, task)
+    found = {name: np.zeros_like(task.truth) for name in methods}
+    seconds = {name: [] for name in methods}
+    for n, path in enumerate(tqdm(task.query_files, desc="queries")):
+        query = task.load(path)
+        for name, method in methods.items():
+            start = time.perf_counter()
+            found[name][n] = method(query, n)
+            seconds[name].append(time.perf_counter() - start)
+
+    rows, results = [], {}
+    for name in methods:
+        errors = radial_errors(found[name], task.truth)
+        mre, sdr = mean_radial_error(errors), success_detection_rates(errors, RADII)
+        results[name] = {"mre": mre, "sdr": sdr, "seconds_per_image": float(np.median(seconds[name]))}
+        if name in adapt_seconds:
+            results[name]["adapt_seconds"] = adapt_seconds[name]
+        rates = " | ".join(f"{100 * sdr['overall'][r]:.1f}" for r in RADII)
+        rows.append(f"| {name} | {mre['mre']:.1f} ± {mre['std']:.1f} | {mre['median']:.1f} | {rates} | "
+                    f"{np.median(seconds[name]):.2f} |")
+    header = ("| method | MRE (px) | median (px) | " + " | ".join(f"≤ {r} px (%)" for r in RADII)
+              + " | s / image |\n|---|---|---|" + "---|" * len(RADII) + "---|")
+    lines = [header] + rows
+    if task.floor:
+        lines.append(f"| inter-annotator ({task.floor['num_images']} images) | {task.floor['mre']:.1f} ± "
+                     f"{task.floor['std']:.1f} | {task.floor['median']:.1f} |" + " |" * len(RADII) + " |")
+        results["inter_annotator"] = task.floor
+    size = args.image_size or task.image_size
+    text = (f"{args.dataset}{suffix}: {len(task.query_files)} queries, network input {size[0]} x {size[1]}\n\n"
+            + "\n".join(lines) + "\n")
+    print(text)
+    (out / f"oneshot_{args.dataset}{suffix}.md").write_text(text, encoding="utf-8")
+    (out / f"oneshot_{args.dataset}{suffix}.json").write_text(json.dumps({**results, "config": vars(args)}, indent=1,
+                                                                       default=float), encoding="utf-8")
+    first = next(iter(found))
+    per_image = np.nanmean(radial_errors(found[first], task.truth), axis=1)
+    median = int(np.argsort(per_image)[len(per_image) // 2])
+    shown = [name for name in ("ld", "ncc", "heatmap") if name in found] or [first]
+    picture(task.load(task.query_files[median]), task.truth[median], {name: found[name][median] for name in shown},
+            out / f"oneshot_{args.dataset}{suffix}_median_query.png")
+    return results
+
+
+def summarise_templates(per_template: dict[str, dict], out: Path) -> None:
+    """Each method's MRE and rate within 20 px per template, with their mean ± standard deviation over the
+    templates: ``oneshot_hamedan_templates.md`` and ``.json``."""
+    ids = list(per_template)
+    methods = [name for name in per_template[ids[0]] if name != "inter_annotator"]
+    summary, lines = {}, ["| method | " + " | ".join(ids) + " | mean ± std |", "|---|" + "---|" * (len(ids) + 1)]
+    for name in methods:
+        mre = np.array([per_template[t][name]["mre"]["mre"] for t in ids])
+        within = 100 * np.array([per_template[t][name]["sdr"]["overall"][20] for t in ids])
+        summary[name] = {"templates": ids, "mre": mre.tolist(), "within_20px": within.tolist(),
+                         "mre_mean": float(mre.mean()), "mre_std": float(mre.std()),
+                         "within_20px_mean": float(within.mean()), "within_20px_std": float(within.std())}
+        lines.append(f"| {name}: ≤ 20 px (%) | " + " | ".join(f"{v:.1f}" for v in within)
+                     + f" | {within.mean():.1f} ± {within.std():.1f} |")
+        lines.append(f"| {name}: MRE (px) | " + " | ".join(f"{v:.1f}" for v in mre)
+                     + f" | {mre.mean():.1f} ± {mre.std():.1f} |")
+    text = f"hamedan: {len(ids)} templates, each against the other images\n\n" + "\n".join(lines) + "\n"
+    print(text)
+    (out / "oneshot_hamedan_templates.md").write_text(text, encoding="utf-8")
+    (out / "oneshot_hamedan_templates.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=["hamedan", "drishti"], default="hamedan")
     parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", str(REPO.parent / "shared" / "data")))
-    parser.add_argument("--template", default="001", help="Hamedan template image id")
+    parser.add_argument("--template", nargs="+", default=["001"], help="Hamedan template image id(s); several: "
+                        "each in turn, with a summary over them")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint of ld_pretraining (e.g. the last epoch's)")
     parser.add_argument("--methods", nargs="+", default=["ld", "ld_adapted", "ld_adapted_crossfit", "ld_embedding",
@@ -248,50 +322,15 @@ def main() -> None:
     parser.add_argument("--output_dir", default=str(REPO / "runs" / "oneshot_landmarks"))
     args = parser.parse_args()
 
-    task = (hamedan_task if args.dataset == "hamedan" else drishti_task)(args, Path(args.data_dir))
-    load = task.load
-    methods, adapt_seconds = build_methods(args, task)
-    found = {name: np.zeros_like(task.truth) for name in methods}
-    seconds = {name: [] for name in methods}
-    for n, path in enumerate(tqdm(task.query_files, desc="queries")):
-        query = load(path)
-        for name, method in methods.items():
-            start = time.perf_counter()
-            found[name][n] = method(query, n)
-            seconds[name].append(time.perf_counter() - start)
-
-    rows, results = [], {}
-    for name in methods:
-        errors = radial_errors(found[name], task.truth)
-        mre, sdr = mean_radial_error(errors), success_detection_rates(errors, RADII)
-        results[name] = {"mre": mre, "sdr": sdr, "seconds_per_image": float(np.median(seconds[name]))}
-        if name in adapt_seconds:
-            results[name]["adapt_seconds"] = adapt_seconds[name]
-        rates = " | ".join(f"{100 * sdr['overall'][r]:.1f}" for r in RADII)
-        rows.append(f"| {name} | {mre['mre']:.1f} ± {mre['std']:.1f} | {mre['median']:.1f} | {rates} | "
-                    f"{np.median(seconds[name]):.2f} |")
-    header = ("| method | MRE (px) | median (px) | " + " | ".join(f"≤ {r} px (%)" for r in RADII)
-              + " | s / image |\n|---|---|---|" + "---|" * len(RADII) + "---|")
-    lines = [header] + rows
-    if task.floor:
-        lines.append(f"| inter-annotator ({task.floor['num_images']} images) | {task.floor['mre']:.1f} ± "
-                     f"{task.floor['std']:.1f} | {task.floor['median']:.1f} |" + " |" * len(RADII) + " |")
-        results["inter_annotator"] = task.floor
-    size = args.image_size or task.image_size
-    text = (f"{args.dataset}: {len(task.query_files)} queries, network input {size[0]} x {size[1]}\n\n"
-            + "\n".join(lines) + "\n")
-    print(text)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"oneshot_{args.dataset}.md").write_text(text, encoding="utf-8")
-    results["config"] = vars(args)
-    (out / f"oneshot_{args.dataset}.json").write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
-    first = next(iter(found))
-    per_image = np.nanmean(radial_errors(found[first], task.truth), axis=1)
-    median = int(np.argsort(per_image)[len(per_image) // 2])
-    shown = [name for name in ("ld", "ncc", "heatmap") if name in found] or [first]
-    picture(load(task.query_files[median]), task.truth[median], {name: found[name][median] for name in shown},
-            out / f"oneshot_{args.dataset}_median_query.png")
+    if args.dataset == "drishti":
+        evaluate(args, drishti_task(args, Path(args.data_dir)), out)
+    elif len(args.template) == 1:
+        evaluate(args, hamedan_task(args, Path(args.data_dir), args.template[0]), out)
+    else:
+        summarise_templates({template: evaluate(args, hamedan_task(args, Path(args.data_dir), template), out,
+                                                f"_template_{template}") for template in args.template}, out)
     print(f"results: {out}")
 
 
