@@ -14,6 +14,8 @@ images:
   (the bundle's run: the files to search refine the template's landmark embeddings);
 * ``ld_adapted_crossfit``: the same, but each query is searched with a template adapted on the other half of the
   queries (odd / even), never on itself;
+* ``ld_self_trained``, ``ld_self_trained_crossfit``: ``ld_adapted`` (``_crossfit``) followed by
+  :meth:`~ld_monai.inferers.OneShotLandmarkInferer.self_train` on the same unlabeled queries (the bundle's run);
 * ``ld_embedding``: ``ld`` on the 32-D LD embedding alone (the paper's descriptor);
 * ``ld_no_shape``: ``ld`` without the shape check (each landmark matched on its own);
 * ``ld_uniform``: ``ld`` with uniform (box) windows instead of center-sensitive ones;
@@ -34,7 +36,7 @@ Example::
 
     python benchmarks/oneshot_landmarks.py --checkpoint "runs/ceph/checkpoints/checkpoint_epoch=6.pt"
     python benchmarks/oneshot_landmarks.py --checkpoint "runs/ceph/checkpoints/checkpoint_epoch=6.pt" \
-        --methods ld ld_adapted ld_adapted_crossfit ncc --template 001 016 027 043 059 073 085 101 121 139
+        --methods ld_self_trained_crossfit --template 001 016 027 043 059 073 085 101 121 139
     python benchmarks/oneshot_landmarks.py --dataset drishti --template_flip \
         --checkpoint "runs/drishti/checkpoints/checkpoint_epoch=3.pt"
 """
@@ -137,6 +139,8 @@ def build_methods(args, task: Task) -> tuple[dict, dict]:
         "ld": ("ld", "hypercolumn", {}),
         "ld_adapted": ("ld", "hypercolumn", {}),
         "ld_adapted_crossfit": ("ld", "hypercolumn", {}),
+        "ld_self_trained": ("ld", "hypercolumn", {}),
+        "ld_self_trained_crossfit": ("ld", "hypercolumn", {}),
         "ld_embedding": ("ld", "embedding", {}),
         "ld_no_shape": ("ld", "hypercolumn", {"alignment_radius": None}),
         "ld_uniform": ("ld", "hypercolumn", {}),
@@ -171,16 +175,18 @@ def build_methods(args, task: Task) -> tuple[dict, dict]:
             inferer.set_template(template, points)
             return inferer
 
-        # ld_adapted: the template refined on all queries, unlabeled (the bundle's run); ld_adapted_crossfit: on
-        # the other half of the queries only (even / odd), so that no query helps find its own landmarks
-        folds = [list(range(len(task.query_files)))] if name != "ld_adapted_crossfit" else [
+        # ld_adapted, ld_self_trained: the template refined on all queries, unlabeled (the bundle's run);
+        # *_crossfit: on the other half of the queries only (even / odd), so that no query helps find its own landmarks
+        folds = [list(range(len(task.query_files)))] if not name.endswith("_crossfit") else [
             list(range(1, len(task.query_files), 2)), list(range(0, len(task.query_files), 2))]
         inferers = [new_inferer() for _ in folds]
-        if name.startswith("ld_adapted"):
+        if name.startswith(("ld_adapted", "ld_self_trained")):
             start = time.time()
             for inferer, adapt_on in zip(inferers, folds):
-                inferer.adapt([task.query_files[i] for i in adapt_on], args.adapt_fraction, args.adapt_rounds,
-                              load=task.load, progress=True)
+                unlabeled = [task.query_files[i] for i in adapt_on]
+                inferer.adapt(unlabeled, args.adapt_fraction, args.adapt_rounds, load=task.load, progress=True)
+                if name.startswith("ld_self_trained"):
+                    inferer.self_train(unlabeled, args.self_train_fraction, load=task.load, progress=True)
             adapt_seconds[name] = time.time() - start
         methods[name] = lambda q, n, inferers=inferers: inferers[n % len(inferers)](q)["landmarks"]
     if "template_copy" in args.methods:  # the template's positions, scaled to the query's size
@@ -200,9 +206,10 @@ def build_methods(args, task: Task) -> tuple[dict, dict]:
     return methods, adapt_seconds
 
 
-COLOURS = {"ld": (0, 220, 0), "ld_adapted": (120, 255, 120), "ld_embedding": (0, 120, 0), "ld_no_shape": (160, 0, 255),
-           "ld_uniform": (0, 160, 255), "random_init": (128, 128, 128), "template_copy": (255, 255, 255),
-           "ncc": (255, 60, 60), "heatmap": (255, 200, 0)}
+COLOURS = {"ld": (0, 220, 0), "ld_adapted": (120, 255, 120), "ld_self_trained": (0, 255, 180),
+           "ld_embedding": (0, 120, 0), "ld_no_shape": (160, 0, 255), "ld_uniform": (0, 160, 255),
+           "random_init": (128, 128, 128), "template_copy": (255, 255, 255), "ncc": (255, 60, 60),
+           "heatmap": (255, 200, 0)}
 
 
 def picture(image: torch.Tensor, truth: np.ndarray, found: dict, path: Path) -> None:
@@ -264,7 +271,7 @@ def evaluate(args, task: Task, out: Path, suffix: str = "") -> dict:
     first = next(iter(found))
     per_image = np.nanmean(radial_errors(found[first], task.truth), axis=1)
     median = int(np.argsort(per_image)[len(per_image) // 2])
-    shown = [name for name in ("ld", "ncc", "heatmap") if name in found] or [first]
+    shown = [name for name in ("ld", "ld_self_trained", "ncc", "heatmap") if name in found] or [first]
     picture(task.load(task.query_files[median]), task.truth[median], {name: found[name][median] for name in shown},
             out / f"oneshot_{args.dataset}{suffix}_median_query.png")
     return results
@@ -300,9 +307,10 @@ def main() -> None:
                         "each in turn, with a summary over them")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint of ld_pretraining (e.g. the last epoch's)")
-    parser.add_argument("--methods", nargs="+", default=["ld", "ld_adapted", "ld_adapted_crossfit", "ld_embedding",
-                                                         "ld_no_shape", "ld_uniform", "random_init", "template_copy",
-                                                         "ncc", "heatmap"])
+    parser.add_argument("--methods", nargs="+", default=["ld", "ld_adapted", "ld_adapted_crossfit", "ld_self_trained",
+                                                         "ld_self_trained_crossfit", "ld_embedding", "ld_no_shape",
+                                                         "ld_uniform", "random_init", "template_copy", "ncc",
+                                                         "heatmap"])
     parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W): the pretraining's size; default "
                         "256 x 256 for Hamedan, 256 x 304 for Drishti-GS1")
     parser.add_argument("--coarse_window", type=int, default=33)
@@ -315,6 +323,8 @@ def main() -> None:
     parser.add_argument("--adapt_fraction", type=float, default=0.25, help="ld_adapted: share of the queries "
                         "whose most confident matches refine each landmark")
     parser.add_argument("--adapt_rounds", type=int, default=1)
+    parser.add_argument("--self_train_fraction", type=float, default=0.25, help="ld_self_trained: share of the "
+                        "queries whose most confident matches train each landmark's direction (at most 64)")
     parser.add_argument("--ncc_patch", type=int, help="NCC patch side (px of the images as stored); default 65 for "
                         "Hamedan, 161 for Drishti-GS1 (the disc with its rim)")
     parser.add_argument("--heatmap_iterations", type=int, default=300)

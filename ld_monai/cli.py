@@ -161,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
         help="any bundle setting, e.g. for landmarks -o template_image=001.png -o template_landmarks=landmarks.csv "
-        "-o template_annotator=Dr_farhadifar; -o adapt_rounds=0 searches each file with the template alone, without "
-        "adapting it on the others first (repeatable)",
+        "-o template_annotator=Dr_farhadifar; -o adapt_rounds=0 -o self_train_fraction=0 searches each file with the "
+        "template alone, without refining it on the others first (repeatable)",
     )
     p.set_defaults(func=predict)
     return parser

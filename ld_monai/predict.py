@@ -231,9 +231,9 @@ def _find_landmarks(bundle_dir, files: list[str], output_dir, checkpoint, device
     parser["checkpoint"] = str(_find_checkpoint(bundle, parser, checkpoint))
     labels = parser.get_parsed_content("template_labels")  # loads the network and sets the inferer's template
     inferer = parser.get_parsed_content("inferer")
-    rounds = int(parser.get_parsed_content("adapt_rounds"))
-    if rounds > 0:  # the template refined on the files to search, as the bundle's run does
-        adapt_landmark_template(inferer, files, parser.get_parsed_content("adapt_fraction"), rounds, progress=progress)
+    # the template refined on the files to search, as the bundle's run does
+    adapt_landmark_template(inferer, files, *(parser.get_parsed_content(key) for key in (
+        "adapt_fraction", "adapt_rounds", "self_train_fraction")), progress=progress)
     result = detect_landmarks(inferer, files, output, labels, progress=progress and len(files) > 1,
                               skip_failures=True)
     summary = PredictionSummary(str(bundle), parser["checkpoint"], str(output), action="searched for landmarks")

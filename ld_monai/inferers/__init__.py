@@ -5,6 +5,8 @@
 * :class:`NCCTemplateMatcher`: baseline (a), normalised cross-correlation of intensity patches;
 * :class:`SingleTemplateHeatmapRegressor`: baseline (b), a heatmap regressor trained on the augmented template;
 * :func:`robust_affine`: the RANSAC affine fit of the inferer's shape check;
+* :func:`fit_landmark_direction`: a landmark's matching direction learned from pseudo-labels (the inferer's
+  self-training);
 * :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling;
 * :func:`load_landmark_network`, :func:`set_landmark_template`, :func:`adapt_landmark_template`,
   :func:`detect_landmarks`: one-shot detection on files (``landmarks.csv`` and overlays), the work of the
@@ -23,6 +25,7 @@ from ld_monai.inferers.landmark_detection import (
     render_landmark_overlay,
     set_landmark_template,
 )
+from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.ncc_template_matcher import NCCTemplateMatcher
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
 from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
@@ -41,6 +44,7 @@ __all__ = [
     "check_template_landmarks",
     "detect_landmarks",
     "fit_affine",
+    "fit_landmark_direction",
     "load_landmark_network",
     "refine_subpixel",
     "render_landmark_overlay",

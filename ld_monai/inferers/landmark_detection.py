@@ -5,7 +5,8 @@
 * :func:`load_landmark_network`: the LD network with the weights of LD pretraining, ready to embed;
 * :func:`set_landmark_template`: the template of a :class:`OneShotLandmarkInferer` from an image file and a
   landmark table;
-* :func:`adapt_landmark_template`: the template's landmark embeddings refined on the (unlabeled) files to search;
+* :func:`adapt_landmark_template`: the template's landmark embeddings refined on the (unlabeled) files to search
+  (adaptation, then self-training);
 * :func:`detect_landmarks`: the landmarks of every file in one ``landmarks.csv`` plus an overlay picture per file;
 * :func:`render_landmark_overlay`: the image with numbered, coloured landmark markers.
 """
@@ -127,17 +128,21 @@ def set_landmark_template(inferer, image: str | os.PathLike | None, landmarks: s
 
 
 def adapt_landmark_template(inferer, image_files: Sequence[str | os.PathLike], fraction: float = 0.25,
-                            rounds: int = 1, progress: bool = True) -> int:
-    """Refine the template of ``inferer`` (:meth:`OneShotLandmarkInferer.adapt`) on the readable files among
-    ``image_files``, unlabeled (typically the files about to be searched). Files that cannot be read, or whose
+                            rounds: int = 1, self_train_fraction: float = 0.25, progress: bool = True) -> int:
+    """Refine the template of ``inferer`` on the readable files among ``image_files``, unlabeled (typically the files
+    about to be searched): ``rounds`` of :meth:`OneShotLandmarkInferer.adapt` (0: none), then
+    :meth:`OneShotLandmarkInferer.self_train` (``self_train_fraction`` 0: none). Files that cannot be read, or whose
     channel count or DICOM modality differs from the template's, are left out (:func:`detect_landmarks` reports
     them). The images are kept at the network's input size: a thousand radiographs take about 256 MB.
 
     Returns:
-        how many files the template was adapted on (0: none readable, the template is left as it was).
+        how many files the template was refined on (0: none readable, or both steps off; the template is left as it
+        was).
     """
+    if rounds <= 0 and self_train_fraction <= 0:
+        return 0
     loader, images = LoadRadiograph(), []
-    for path in tqdm([os.fspath(f) for f in image_files], desc="reading for adaptation", unit="file",
+    for path in tqdm([os.fspath(f) for f in image_files], desc="reading the files to search", unit="file",
                      disable=not progress):
         try:
             image = loader(path)
@@ -148,8 +153,10 @@ def adapt_landmark_template(inferer, image_files: Sequence[str | os.PathLike], f
             continue
         small = F.interpolate(image.as_tensor()[None].float(), size=inferer.image_size, mode="area")[0]
         images.append(MetaTensor(small, meta={"modality": modality}))
-    if images:
+    if images and rounds > 0:
         inferer.adapt(images, fraction=fraction, rounds=rounds, progress=progress)
+    if images and self_train_fraction > 0:
+        inferer.self_train(images, fraction=self_train_fraction, progress=progress)
     return len(images)
 
 

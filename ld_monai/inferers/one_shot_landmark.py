@@ -16,11 +16,14 @@ what the paper leaves open (equations and defaults in ``docs/oneshot_landmarks.m
 * confidence: the cosine similarity at the refined peak (1 = identical embedding);
 * template augmentation: the template's embeddings are averaged over rescaled (and optionally flipped) copies;
 * adaptation (:meth:`OneShotLandmarkInferer.adapt`): the template's embeddings are averaged with the query
-  embeddings at the most confident matches in unlabeled images.
+  embeddings at the most confident matches in unlabeled images;
+* self-training (:meth:`OneShotLandmarkInferer.self_train`): each landmark's fine vector is learned from those
+  matches, as the direction that scores each match above its neighbours.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,9 +31,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ld_monai.networks.center_sensitive_pooling import CenterSensitivePooling
+from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.robust_affine import apply_affine, robust_affine
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
+from ld_monai.networks.center_sensitive_pooling import CenterSensitivePooling
 from ld_monai.networks.pooling import l2_normalize
 
 __all__ = ["OneShotLandmarkInferer", "pooled_embedding_at", "sample_embedding", "refine_subpixel"]
@@ -118,9 +122,9 @@ class OneShotLandmarkInferer:
             mean/std normalisation; default ``(x - 0.5) / 0.5``, the X-ray convention of ``ld_pretraining``.
         device: where the network runs (default: the network's).
 
-    ``set_template(image, landmarks)``, optionally ``adapt(unlabeled_images)``, then ``inferer(image)`` ->
-    ``{"landmarks": (K, 2) (x, y) px in the query's pixels, "confidence": (K,)}``. Images are (C, H, W) tensors
-    in [0, 1] (e.g. from :class:`ld_monai.transforms.LoadRadiograph`), any size.
+    ``set_template(image, landmarks)``, optionally ``adapt(unlabeled_images)`` and ``self_train(unlabeled_images)``,
+    then ``inferer(image)`` -> ``{"landmarks": (K, 2) (x, y) px in the query's pixels, "confidence": (K,)}``.
+    Images are (C, H, W) tensors in [0, 1] (e.g. from :class:`ld_monai.transforms.LoadRadiograph`), any size.
 
     Raises:
         ValueError: template landmarks outside the template or not finite, NaN in an image, template and query of
@@ -242,27 +246,33 @@ class OneShotLandmarkInferer:
             "points": rescale_points(points, (h0, w0), self.image_size).numpy(),
         }
 
-    def _fine_stage(self, embedding: torch.Tensor, coarse) -> tuple[list, list]:
-        """Fine and sub-pixel stages of every landmark around its coarse match (x, y), on crops that hold every
-        window they reach (``search_radius`` + 1 for the sub-pixel step) cut from the zero-padded embedding: the
-        same values as pooling the whole image, at a fraction of the cost, all landmarks in one batch."""
-        h, w = embedding.shape[-2:]
-        r = self.search_radius
-        margin = r + 1 + self.fine_pool.window // 2
+    def _pooled_windows(self, embedding: torch.Tensor, centres, reach: int) -> torch.Tensor:
+        """Fine-pooled unit descriptors (K, D, 2 reach + 1, 2 reach + 1) within ``reach`` pixels of each integer
+        centre (x, y) of ``embedding`` (1, D, h, w), pooled from crops of the zero-padded embedding that hold every
+        window they need: the values of pooling the whole image, at a fraction of the cost, all centres in one
+        batch."""
+        margin = reach + self.fine_pool.window // 2
         padded = F.pad(embedding[0], (margin, margin, margin, margin))
         side = 2 * margin + 1
-        corners = [(int(x), int(y)) for x, y in coarse]  # crop k covers x - margin .. x + margin (image pixels)
-        crops = torch.stack([padded[:, y : y + side, x : x + side] for x, y in corners])
-        pooled = self.fine_pool(crops)  # (K, D, side, side)
+        crops = torch.stack([padded[:, y : y + side, x : x + side] for x, y in centres])
+        return l2_normalize(self.fine_pool.average(crops, padding=False), dim=1)
+
+    def _fine_stage(self, embedding: torch.Tensor, coarse) -> tuple[list, list]:
+        """Fine and sub-pixel stages of every landmark around its coarse match (x, y): the best fine window within
+        ``search_radius``, then the sub-pixel step (which reaches one pixel further)."""
+        h, w = embedding.shape[-2:]
+        r = self.search_radius
+        corners = [(int(x), int(y)) for x, y in coarse]
+        pooled = self._pooled_windows(embedding, corners, r + 1)  # (K, D, 2r + 3, 2r + 3), centred on the corners
         similarity = torch.einsum("kd,kdhw->khw", self.template["fine"], pooled)
-        offsets = torch.arange(side, device=similarity.device) - margin
+        offsets = torch.arange(pooled.shape[-1], device=similarity.device) - (r + 1)
         found, confidence = [], []
         for k, (x, y) in enumerate(corners):
             inside = ((offsets[None, :] + x >= 0) & (offsets[None, :] + x < w)
                       & (offsets[:, None] + y >= 0) & (offsets[:, None] + y < h))
-            peak = _local_argmax(similarity[k].masked_fill(~inside, -2.0), (margin, margin), r)
+            peak = _local_argmax(similarity[k].masked_fill(~inside, -2.0), (r + 1, r + 1), r)
             (px, py), value = refine_subpixel(pooled[k : k + 1], self.template["fine"][k], peak)
-            found.append((min(max(px + x - margin, 0.0), w - 1.0), min(max(py + y - margin, 0.0), h - 1.0)))
+            found.append((min(max(px + x - r - 1, 0.0), w - 1.0), min(max(py + y - r - 1, 0.0), h - 1.0)))
             confidence.append(value)
         return found, confidence
 
@@ -352,3 +362,53 @@ class OneShotLandmarkInferer:
                 stacked = torch.stack(vectors[key])  # (images, K, D)
                 chosen = stacked.gather(0, best[..., None].expand(-1, -1, stacked.shape[2]).to(stacked.device))
                 self.template[key] = l2_normalize(own_vectors + chosen.sum(0), dim=1)
+
+    # ---------------------------------------------------------------- self-training
+
+    def self_train(self, images: Sequence, fraction: float = 0.25, max_images: int = 64, radius: int = 24,
+                   load: Callable[[object], torch.Tensor] | None = None, progress: bool = False) -> None:
+        """Learn each landmark's fine matching vector from its matches in unlabeled images (pseudo-labels): our
+        linear, frozen-descriptor form of the self-training stage of CC2D (Yao et al., "One-shot medical landmark
+        detection", MICCAI 2021).
+
+        Every image is matched with the current vectors. For each landmark, the windows of fine descriptors within
+        ``radius`` network pixels of its ``fraction`` most confident matches (at most ``max_images``) train a new
+        direction that scores the match above every neighbouring pixel
+        (:func:`ld_monai.inferers.landmark_direction.fit_landmark_direction`, started from the current vector).
+        Averaging (:meth:`adapt`) makes a prototype of what the matches look like; this learns what tells them from
+        their neighbours. Call after :meth:`set_template`, best after :meth:`adapt` (its prototypes find better
+        pseudo-labels); :meth:`set_template` and :meth:`adapt` undo it. The windows kept take
+        ``max_images x K x D x (2 radius + 1)^2`` floats (64 images, 19 landmarks, D = 64: 750 MB).
+
+        Args:
+            images: (C, H, W) images in [0, 1], or items ``load`` turns into them, loaded once.
+            fraction: share of the images whose matches train a landmark's direction, in (0, 1].
+            max_images: at most this many images per landmark.
+            radius: half the side of the training windows (network pixels), at least ``search_radius``: the
+                neighbours the match must beat.
+            progress: show a progress bar.
+
+        Raises:
+            ValueError: no template, no image, ``fraction`` outside (0, 1], ``max_images`` < 1, ``radius`` <
+                ``search_radius``, and every check of a query (:meth:`__call__`).
+        """
+        if self.template is None:
+            raise ValueError("set_template(image, landmarks) must be called before self_train.")
+        if len(images) == 0:
+            raise ValueError("self_train needs at least one unlabeled image.")
+        if not 0 < fraction <= 1 or max_images < 1 or radius < self.search_radius:
+            raise ValueError(f"fraction must be in (0, 1], max_images at least 1 and radius at least search_radius "
+                             f"({self.search_radius}), got {fraction}, {max_images} and {radius}.")
+        count = min(max_images, max(1, round(fraction * len(images))))
+        kept: list[list] = [[] for _ in range(self.template["num_landmarks"])]  # (confidence, order, window)
+        for order, item in enumerate(tqdm(images, desc="self-training the template", disable=not progress)):
+            embedding, _ = self._query_embedding(load(item) if load is not None else item)
+            found, confidence = self._locate(embedding)
+            windows = self._pooled_windows(embedding, found.round().long().tolist(), radius)
+            for k, heap in enumerate(kept):  # the count most confident so far: memory bounded by count windows
+                entry = (confidence[k], order, windows[k].flatten(1).T.clone())
+                (heapq.heappush if len(heap) < count else heapq.heappushpop)(heap, entry)
+        centre = radius * (2 * radius + 1) + radius
+        self.template["fine"] = torch.stack([
+            fit_landmark_direction(torch.stack([window for _, _, window in heap]), self.template["fine"][k], centre)
+            for k, heap in enumerate(kept)])

@@ -103,18 +103,25 @@ def test_failures_are_skipped_or_raised(images, tmp_path):
 
 
 class RecordsAdaptation:
-    """Records what :func:`adapt_landmark_template` hands to ``adapt``; its template is a CR radiograph."""
+    """Records what :func:`adapt_landmark_template` hands to ``adapt`` and ``self_train``, in order; its template is a
+    CR radiograph."""
 
     image_size = (16, 24)
     template = {"channels": 1, "modality": "CR"}
 
+    def __init__(self) -> None:
+        self.calls = []
+
     def adapt(self, images, fraction, rounds, progress):
-        self.adapted = ([(tuple(i.shape), i.meta["modality"]) for i in images], fraction, rounds)
+        self.calls.append(("adapt", [(tuple(i.shape), i.meta["modality"]) for i in images], fraction, rounds))
+
+    def self_train(self, images, fraction, progress):
+        self.calls.append(("self_train", len(images), fraction))
 
 
 def test_adaptation_on_the_readable_files_at_network_size(images, tmp_path):
     """Unreadable files, colour images and another DICOM modality (the DX file; the template is CR) are left out;
-    the others reach ``adapt`` at the network's size, with their modality."""
+    the others reach ``adapt`` at the network's size, with their modality, then ``self_train``; either can be off."""
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
     colour = tmp_path / "colour.png"
@@ -123,10 +130,15 @@ def test_adaptation_on_the_readable_files_at_network_size(images, tmp_path):
     cr = tmp_path / "cr.dcm"
     write_radiograph_dicom(np.full((40, 60), 800, dtype=np.uint16), cr, modality="CR")
     inferer = RecordsAdaptation()
-    used = adapt_landmark_template(inferer, images + [str(bad), str(colour), str(cr)], 0.5, 3, progress=False)
-    assert used == 3
-    assert inferer.adapted == ([((1, 16, 24), None), ((1, 16, 24), None), ((1, 16, 24), "CR")], 0.5, 3)
+    files = images + [str(bad), str(colour), str(cr)]
+    assert adapt_landmark_template(inferer, files, 0.5, 3, 0.2, progress=False) == 3
+    assert inferer.calls == [("adapt", [((1, 16, 24), None), ((1, 16, 24), None), ((1, 16, 24), "CR")], 0.5, 3),
+                             ("self_train", 3, 0.2)]
     assert adapt_landmark_template(RecordsAdaptation(), [str(bad)], progress=False) == 0
+    for rounds, fraction, expected in ((0, 0.2, ["self_train"]), (2, 0.0, ["adapt"]), (0, 0.0, [])):
+        inferer = RecordsAdaptation()
+        assert adapt_landmark_template(inferer, files, 0.5, rounds, fraction, progress=False) == (3 if expected else 0)
+        assert [call[0] for call in inferer.calls] == expected
 
 
 @pytest.fixture()

@@ -257,3 +257,62 @@ def test_adapt_bad_input(cephalogram):
         matcher.adapt([image], rounds=0)
     with pytest.raises(ValueError, match="channel"):
         matcher.adapt([image.repeat(3, 1, 1)])
+
+
+def test_self_train_learns_from_the_most_confident_windows(cephalogram, monkeypatch):
+    """Known values: each landmark's direction is fitted, from its current vector, on the fine windows around its
+    matches in the ``fraction`` most confident images (the same values as pooling the whole image, zero outside
+    it), the match at the window's centre; the result becomes the fine vector, the coarse one is kept."""
+    _, points = cephalogram
+    generator = torch.Generator().manual_seed(1)
+    smooth = lambda: F.avg_pool2d(torch.randn((1, 16) + SIZE, generator=generator), 5, 1, 2)  # noqa: E731
+    template = F.normalize(smooth(), dim=1)
+    close, far = (F.normalize(template + noise * smooth(), dim=1) for noise in (0.3, 3.0))
+    matcher = OneShotLandmarkInferer(FieldPerImage([template, close, far]), image_size=SIZE, normalize=lambda x: x,
+                                     search_radius=4)
+    constant = lambda i: torch.full((1,) + SIZE, i / 10)  # noqa: E731
+    matcher.set_template(constant(0), points)
+    before = {key: matcher.template[key].clone() for key in ("coarse", "fine")}
+    match = matcher(constant(1))["landmarks"]
+    calls = []
+
+    def record(descriptors, start, target):
+        calls.append((descriptors, start, target))
+        return -start
+
+    monkeypatch.setattr("ld_monai.inferers.one_shot_landmark.fit_landmark_direction", record)
+    matcher.self_train([1, 2], fraction=0.5, radius=6, load=constant)
+    pooled = F.pad(matcher.fine_pool(close), (6, 6, 6, 6))
+    for k, (descriptors, start, target) in enumerate(calls):
+        x, y = np.rint(match[k]).astype(int)
+        expected = pooled[0, :, y : y + 13, x : x + 13].flatten(1).T[None]
+        torch.testing.assert_close(descriptors, expected)
+        torch.testing.assert_close(start, before["fine"][k])
+        assert target == 6 * 13 + 6
+    assert len(calls) == len(points)
+    torch.testing.assert_close(matcher.template["fine"], -before["fine"])
+    torch.testing.assert_close(matcher.template["coarse"], before["coarse"])
+
+
+def test_self_train_on_the_template_itself_keeps_the_landmarks(cephalogram, inferer):
+    image, points = cephalogram
+    inferer.self_train([image, image], fraction=1.0, radius=10)
+    np.testing.assert_array_less(np.abs(inferer(image)["landmarks"] - points), 1.0)
+
+
+def test_self_train_bad_input(cephalogram):
+    image, points = cephalogram
+    matcher = OneShotLandmarkInferer(LocalContrastFilters().eval(), image_size=SIZE, normalize=lambda x: x)
+    with pytest.raises(ValueError, match="before self_train"):
+        matcher.self_train([image])
+    matcher.set_template(image, points)
+    with pytest.raises(ValueError, match="at least one"):
+        matcher.self_train([])
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]"):
+        matcher.self_train([image], fraction=1.5)
+    with pytest.raises(ValueError, match="max_images at least 1"):
+        matcher.self_train([image], max_images=0)
+    with pytest.raises(ValueError, match="radius at least search_radius"):
+        matcher.self_train([image], radius=5)
+    with pytest.raises(ValueError, match="channel"):
+        matcher.self_train([image.repeat(3, 1, 1)])
