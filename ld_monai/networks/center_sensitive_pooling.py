@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ld_monai.networks.pooling import l2_normalize
@@ -52,7 +51,7 @@ class CenterSensitivePooling(nn.Module):
 
     A convolution of every channel with the bell of :func:`center_sensitive_weights` (zero padding, so a window
     cut by the border averages what is inside), then per-pixel L2 normalisation. The bell is separable, so it
-    runs as a vertical then a horizontal 1-D pass.
+    runs as a vertical then a horizontal 1-D pass (each a product with a banded matrix).
 
     Args:
         window: odd window size in pixels.
@@ -76,16 +75,26 @@ class CenterSensitivePooling(nn.Module):
         ``stride``-th pixel in both directions ((B, D, ceil(H / stride), ceil(W / stride))); without ``padding``
         only where the whole window fits ((B, D, H - window + 1, W - window + 1) at stride 1).
 
-        Every channel runs through the same two 1-D convolutions as a batch of images (a plain convolution is
-        faster on the CPU than a grouped one), and a stride skips the rows the second pass does not need."""
+        The two 1-D passes are products with banded matrices, ``A_rows @ x @ A_cols^T``, whose rows hold the bell
+        at each output position (zero outside the image): the same values as two 1-D convolutions, and 5 to 15
+        times faster on the CPU (``benchmarks/center_sensitive_pooling.py``), where a convolution of single-channel
+        images runs far below matrix speed, although the products also multiply the zeros off the band."""
         if x.ndim != 4:
             raise ValueError(f"embedding must be (B, D, H, W), got {tuple(x.shape)}.")
-        b, d, h, w = x.shape
-        r, bell = (self.window // 2 if padding else 0), self.bell.to(x.device, x.dtype)
-        flat = x.reshape(b * d, 1, h, w)
-        pooled = F.conv2d(flat, bell.view(1, 1, -1, 1), padding=(r, 0), stride=(stride, 1))
-        pooled = F.conv2d(pooled, bell.view(1, 1, 1, -1), padding=(0, r), stride=(1, stride))
-        return pooled.reshape(b, d, *pooled.shape[2:])
+        h, w = x.shape[-2:]
+        rows, cols = (self._band(n, stride, padding, x.device, x.dtype) for n in (h, w))
+        return rows @ x @ cols.T
+
+    def _band(self, size: int, stride: int, padding: bool, device, dtype) -> torch.Tensor:
+        """(outputs, size) matrix: row i holds the bell over the inputs of output i's window."""
+        r = self.window // 2 if padding else 0
+        outputs = (size + 2 * r - self.window) // stride + 1
+        out_index = torch.arange(outputs, device=device)[:, None].expand(-1, self.window)
+        in_index = out_index * stride - r + torch.arange(self.window, device=device)[None, :]
+        inside = (in_index >= 0) & (in_index < size)
+        band = torch.zeros(outputs, size, device=device, dtype=dtype)
+        band[out_index[inside], in_index[inside]] = self.bell.to(device, dtype).expand(outputs, -1)[inside]
+        return band
 
     def forward(self, embedding: torch.Tensor, stride: int = 1) -> torch.Tensor:
         return l2_normalize(self.average(embedding, stride), dim=1)

@@ -90,3 +90,5 @@ def test_separable_pooling_equals_the_2d_bell():
     torch.testing.assert_close(pool(z), direct)
     valid = torch.nn.functional.conv2d(z, kernel, groups=6)  # only where the whole window fits
     torch.testing.assert_close(pool.average(z, padding=False), valid)
+    for stride in (2, 3):  # every stride-th pixel, from the first: (ceil(30 / stride), ceil(26 / stride))
+        torch.testing.assert_close(pool(z, stride), direct[..., ::stride, ::stride])
