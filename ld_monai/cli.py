@@ -64,7 +64,8 @@ def demo(args: argparse.Namespace) -> int:
     if args.xray and not args.dataset_dir:
         raise SystemExit("ld-monai demo --xray needs --dataset_dir (a folder of chest radiographs).")
     if args.dataset_dir:
-        overrides["dataset_dir"] = str(Path(args.dataset_dir).resolve())
+        folders = [str(Path(folder).resolve()) for folder in args.dataset_dir]
+        overrides["dataset_dir"] = folders[0] if len(folders) == 1 else folders
     print(f"LD pretraining demo on {overrides.get('dataset_dir', 'the fundus photograph shipped with scikit-image')}")
     print(f"outputs go to {output_dir}")
     start = time.time()
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ld-monai", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="LD pretraining with a short CPU schedule (default: scikit-image's fundus photo)")
-    p.add_argument("--dataset_dir", help="folder of images to pretrain on (default: the embedded fundus photograph)")
+    p.add_argument("--dataset_dir", nargs="+", help="folder(s) of images to pretrain on, searched recursively "
+                   "(default: the embedded fundus photograph)")
     p.add_argument("--output_dir", default=os.path.join("runs", "ld_demo"), help="where checkpoints and pictures go")
     p.add_argument("--xray", action="store_true", help="use the chest X-ray variant (1 channel)")
     p.add_argument(

@@ -53,15 +53,16 @@ def _has_extension(name: str, extensions: Sequence[str]) -> bool:
 
 
 def image_folder_datalist(
-    dataset_dir: str | os.PathLike,
+    dataset_dir: str | os.PathLike | Sequence[str | os.PathLike],
     pattern: str = "**/*",
     extensions: Sequence[str] = IMAGE_EXTENSIONS,
     key: str = "image",
 ) -> list[dict[str, str]]:
-    """List the image files of a folder as a MONAI datalist ``[{key: absolute path}, ...]``, sorted by path.
+    """List the image files of a folder (or of several) as a MONAI datalist ``[{key: absolute path}, ...]``.
 
     Args:
-        dataset_dir: folder to search.
+        dataset_dir: folder to search, or a sequence of folders (a pretraining pool, e.g. several public sets);
+            the files of each folder are sorted by path, folders in the given order.
         pattern: :meth:`pathlib.Path.glob` pattern relative to ``dataset_dir``; the default ``"**/*"`` searches
             all sub-folders.
         extensions: file name endings to keep, compared case-insensitively (``".nii.gz"`` works); each should
@@ -69,14 +70,16 @@ def image_folder_datalist(
         key: dictionary key of each entry.
 
     Raises:
-        FileNotFoundError: ``dataset_dir`` does not exist or is not a directory.
-        ValueError: no file matches (the message names the directory, the pattern and the extensions).
+        FileNotFoundError: a folder does not exist or is not a directory.
+        ValueError: no file matches in a folder (the message names the directory, the pattern and the extensions).
 
     Example::
 
         >>> image_folder_datalist("/data/fundus")  # doctest: +SKIP
         [{'image': '/data/fundus/a/001.png'}, {'image': '/data/fundus/b/002.JPG'}]
     """
+    if not isinstance(dataset_dir, (str, os.PathLike)):
+        return [entry for folder in dataset_dir for entry in image_folder_datalist(folder, pattern, extensions, key)]
     root = Path(dataset_dir).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"image folder {str(root)!r} does not exist.")

@@ -22,6 +22,12 @@ class RandomPairDataset(Dataset, Randomizable):
     ``transform`` is None). This is the research code's sampling (Chen et al., arXiv 2108.09440): an epoch
     is ``length`` pairs whatever the folder size, so a single image is a valid (if degenerate) training set.
 
+    With replacement, one photograph can appear twice in a batch under two base transforms: a negative pair of
+    identical content that only the position in the crop can separate, which teaches a position code. With
+    ``distinct_batch=B`` (the DataLoader's batch size, ``shuffle=False``) the items of each block of ``B``
+    consecutive indices draw their ``2B`` images *without* replacement: every image of a batch is a different one
+    when the data has at least ``2B`` images (otherwise each appears at most ``ceil(2B / len(data))`` times).
+
     Randomness: training items (``fixed=False``) draw from ``self.R``. The dataset is a MONAI
     :class:`~monai.transforms.Randomizable`, so MONAI's ``DataLoader`` (its ``worker_init_fn``) reseeds it
     per worker; :meth:`set_random_state` also reseeds ``transform`` and, unless ``data`` is a plain list or
@@ -37,7 +43,10 @@ class RandomPairDataset(Dataset, Randomizable):
         transform: callable applied to the pair dictionary (keys ``"image1"``, ``"image2"``), or None.
         length: number of items (pairs) per epoch.
         seed: base seed of the fixed items.
-        fixed: make item ``i`` a deterministic function of ``seed + i``.
+        fixed: make item ``i`` a deterministic function of ``seed + i`` (with ``distinct_batch``, the images of a
+            block come from ``seed + block``).
+        distinct_batch: the batch size within which images are drawn without replacement; None draws every item
+            independently (the research code).
 
     Raises:
         ValueError: ``data`` is empty or ``length < 1``.
@@ -56,17 +65,22 @@ class RandomPairDataset(Dataset, Randomizable):
         length: int,
         seed: int = 0,
         fixed: bool = False,
+        distinct_batch: int | None = None,
     ) -> None:
         if len(data) == 0:
             raise ValueError("RandomPairDataset needs at least one image, got an empty `data`.")
         if int(length) < 1:
             raise ValueError(f"RandomPairDataset length must be >= 1, got {length}.")
+        if distinct_batch is not None and int(distinct_batch) < 1:
+            raise ValueError(f"distinct_batch must be None or >= 1, got {distinct_batch}.")
         self.data = data
         self.transform = transform
         self.length = int(length)
         self.seed = int(seed)
         self.fixed = bool(fixed)
+        self.distinct_batch = None if distinct_batch is None else int(distinct_batch)
         self._pair: tuple[int, int] = (0, 0)
+        self._block: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
         self.set_random_state(seed=self.seed)
 
     def set_random_state(
@@ -87,6 +101,21 @@ class RandomPairDataset(Dataset, Randomizable):
         n = len(self.data)
         self._pair = (int(self.R.randint(n)), int(self.R.randint(n)))
 
+    def _block_images(self, rng: np.random.RandomState) -> np.ndarray:
+        """``2 * distinct_batch`` image indices, without replacement as far as the data allows."""
+        n, count = len(self.data), 2 * self.distinct_batch
+        return np.concatenate([rng.permutation(n) for _ in range(-(-count // n))])[:count]
+
+    def _distinct_pair(self, index: int) -> tuple[int, int]:
+        block, slot = divmod(index, self.distinct_batch)
+        # a new batch (batches are fetched in index order; a training batch redraws at its first item, also when
+        # an epoch of one batch starts again at index 0)
+        if self._block[0] != block or (slot == 0 and not self.fixed):
+            rng = np.random.RandomState((self.seed + block) % MAX_SEED) if self.fixed else self.R
+            self._block = (block, self._block_images(rng))
+        images = self._block[1]
+        return int(images[2 * slot]), int(images[2 * slot + 1])
+
     def __len__(self) -> int:
         return self.length
 
@@ -99,8 +128,12 @@ class RandomPairDataset(Dataset, Randomizable):
             rng = np.random.RandomState(item_seed)
             n = len(self.data)
             a, b = int(rng.randint(n)), int(rng.randint(n))
+            if self.distinct_batch:
+                a, b = self._distinct_pair(index)
             if self.transform is not None and hasattr(self.transform, "set_random_state"):
                 self.transform.set_random_state(seed=item_seed)
+        elif self.distinct_batch:
+            a, b = self._distinct_pair(index)
         else:
             self.randomize()
             a, b = self._pair

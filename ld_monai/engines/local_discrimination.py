@@ -2,7 +2,7 @@
 """Ignite/MONAI engines for local-discrimination pretraining (Chen et al., arXiv 2108.09440).
 
 A batch from :class:`ld_monai.transforms.LocalDiscriminationViewsd` holds ``views`` (B, 5, C, S, S),
-``rotation_k`` (B, 2) and ``mix_lambda`` (B,). :func:`prepare_local_discrimination_batch` turns it into the
+``rotation_k`` (B, 2), ``mix_lambda`` (B,) and, optionally, ``crop_boxes`` (B, 2, 2, 4). :func:`prepare_local_discrimination_batch` turns it into the
 network input (5B, C, S, S), stacked view-major as the research code does, and the loss targets; the trainer is
 MONAI's :class:`~monai.engines.SupervisedTrainer` (AMP, gradient accumulation, ``compile``, handlers, events)
 with the LD objective as its loss, and the evaluator computes the same objective on fixed validation views.
@@ -34,7 +34,8 @@ __all__ = [
 def prepare_local_discrimination_batch(
     batchdata: dict[str, Any], device: str | torch.device | None = None, non_blocking: bool = False, **kwargs: Any
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """(B, 5, C, S, S) views -> inputs (5B, C, S, S) view-major, targets ``{"rotation_k", "mix_lambda"}``."""
+    """(B, 5, C, S, S) views -> inputs (5B, C, S, S) view-major, targets ``{"rotation_k", "mix_lambda"}`` (and
+    ``"crop_boxes"`` when the batch has them)."""
     for key in ("views", "rotation_k", "mix_lambda"):
         if key not in batchdata:
             raise KeyError(f"LD batch is missing {key!r}; build it with ld_monai.transforms.LocalDiscriminationViewsd.")
@@ -48,6 +49,8 @@ def prepare_local_discrimination_batch(
         "rotation_k": torch.as_tensor(batchdata["rotation_k"]).to(device=device, non_blocking=non_blocking),
         "mix_lambda": torch.as_tensor(batchdata["mix_lambda"]).to(device=device, non_blocking=non_blocking),
     }
+    if "crop_boxes" in batchdata:
+        targets["crop_boxes"] = torch.as_tensor(batchdata["crop_boxes"]).to(device=device, non_blocking=non_blocking)
     return inputs, targets
 
 
@@ -55,7 +58,9 @@ def local_discrimination_terms(
     loss: LocalDiscriminationLoss, pred: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
 ) -> dict[str, torch.Tensor]:
     """Apply ``loss`` to a network output dict and the targets of :func:`prepare_local_discrimination_batch`."""
-    return loss(pred["embedding"], pred.get("assignment"), targets["rotation_k"], targets["mix_lambda"])
+    return loss(
+        pred["embedding"], pred.get("assignment"), targets["rotation_k"], targets["mix_lambda"], targets.get("crop_boxes")
+    )
 
 
 class LocalDiscriminationTrainer(SupervisedTrainer):

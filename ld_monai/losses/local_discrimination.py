@@ -16,24 +16,73 @@ from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionD
 from ld_monai.networks.center_sensitive_pooling import center_sensitive_grid_features
 from ld_monai.networks.pooling import grid_patch_features, region_features
 
-__all__ = ["LocalDiscriminationLoss", "realign_rotated", "NUM_VIEWS"]
+__all__ = ["LocalDiscriminationLoss", "realign_second_view", "match_cells_by_overlap", "NUM_VIEWS"]
 
 #: views per image pair: [image1 view1, image2 view1, image1 view2, image2 view2, mixup]
 NUM_VIEWS = 5
 
 
-def realign_rotated(features: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Undo ``torch.rot90(view, k[b], dims=(-2, -1))`` on each sample's (square) feature map, without a loop.
+def realign_second_view(features: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """Undo each second view's turn on its (square) feature map, without a loop.
+
+    The views were made as ``torch.rot90(view.flip(-1) if code >= 4 else view, code % 4, dims=(-2, -1))``
+    (:class:`ld_monai.transforms.LocalDiscriminationViewsd`; codes 0-3 are the research code's rotations, 4-7
+    the same after a left-right mirror), so the features realign exactly with the inverse of that map.
 
     Args:
         features: (B, D, g, g).
-        k: (B,) integer rotations in {0, 1, 2, 3} recorded by :class:`ld_monai.transforms.LocalDiscriminationViewsd`.
+        code: (B,) integers in {0, ..., 7}.
     """
     if features.shape[-1] != features.shape[-2]:
-        raise ValueError(f"rotated views need a square feature grid, got {tuple(features.shape[-2:])}.")
-    k = torch.as_tensor(k, device=features.device).long().reshape(-1) % 4
-    candidates = torch.stack([torch.rot90(features, -r, dims=(-2, -1)) for r in range(4)])  # (4, B, D, g, g)
-    return candidates[k, torch.arange(features.shape[0], device=features.device)]
+        raise ValueError(f"turned views need a square feature grid, got {tuple(features.shape[-2:])}.")
+    code = torch.as_tensor(code, device=features.device).long().reshape(-1)
+    if bool(((code < 0) | (code > 7)).any()):
+        raise ValueError(f"second-view codes must be in 0..7, got {code.tolist()}.")
+    unturned = [torch.rot90(features, -r, dims=(-2, -1)) for r in range(4)]
+    candidates = torch.stack(unturned + [f.flip(-1) for f in unturned])  # (8, B, D, g, g)
+    return candidates[code, torch.arange(features.shape[0], device=features.device)]
+
+
+def match_cells_by_overlap(
+    boxes1: torch.Tensor, boxes2: torch.Tensor, grid: tuple[int, int], min_overlap: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Match the grid cells of two crops of one image by their overlap in the image.
+
+    Each crop box ``(top, left, height, width)`` (in one pixel frame) is split into ``grid`` cells. Cell ``c`` of
+    the first crop is matched to the cell of the second crop that it overlaps most; the match counts when the
+    overlap covers at least ``min_overlap`` of both cells' areas. Rows and columns are matched separately (the
+    boxes are axis-aligned), so the best cell is the best row times the best column.
+
+    Args:
+        boxes1, boxes2: (N, 4) crop boxes.
+        grid: (gh, gw) cells per crop.
+        min_overlap: the fraction of each cell that the pair must share.
+
+    Returns:
+        ``index`` (N, gh * gw) long, the matched cell of the second crop (row-major), and ``valid`` (N, gh * gw)
+        bool. For equal boxes every cell matches itself.
+    """
+    gh, gw = grid
+
+    def edges(start: torch.Tensor, size: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
+        steps = torch.arange(cells + 1, dtype=torch.float64, device=start.device) / cells
+        e = start[:, None].double() + size[:, None].double() * steps  # (N, cells + 1)
+        return e[:, :-1], e[:, 1:]
+
+    def best_1d(a: torch.Tensor, b: torch.Tensor, start: int, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lo1, hi1 = edges(a[:, start], a[:, start + 2], cells)
+        lo2, hi2 = edges(b[:, start], b[:, start + 2], cells)
+        inter = (torch.minimum(hi1[:, :, None], hi2[:, None]) - torch.maximum(lo1[:, :, None], lo2[:, None])).clamp(min=0)
+        length, index = inter.max(dim=2)  # (N, cells)
+        return index, length
+
+    rows, row_len = best_1d(boxes1, boxes2, 0, gh)
+    cols, col_len = best_1d(boxes1, boxes2, 1, gw)
+    area = row_len[:, :, None] * col_len[:, None, :]  # (N, gh, gw) overlap of each cell with its best match
+    cell_area = torch.maximum(boxes1[:, 2] * boxes1[:, 3], boxes2[:, 2] * boxes2[:, 3]).double() / (gh * gw)
+    valid = area >= min_overlap * cell_area[:, None, None] - 1e-9
+    index = rows[:, :, None] * gw + cols[:, None, :]
+    return index.flatten(1), valid.flatten(1)
 
 
 class LocalDiscriminationLoss(_Loss):
@@ -44,8 +93,14 @@ class LocalDiscriminationLoss(_Loss):
 
     * ``embedding``: (5B, D, H, W) unit per-pixel embeddings;
     * ``assignment``: (5B, M, H, W) soft assignments, or ``None`` for the patch-discrimination stage;
-    * ``rotation_k``: (B, 2) rotations of the second views of image1 and image2;
-    * ``mix_lambda``: (B,) mixing weights of the mixup views.
+    * ``rotation_k``: (B, 2) codes of the second views of image1 and image2 (0-3 quarter turns, +4 when mirrored,
+      see :func:`realign_second_view`);
+    * ``mix_lambda``: (B,) mixing weights of the mixup views;
+    * ``crop_boxes`` (optional): (B, 2, 2, 4) ``[pair image, view, (top, left, height, width)]`` crop boxes. When
+      given, the cells of the two views of an image are matched by their overlap
+      (:func:`match_cells_by_overlap`): only matched cells enter patch discrimination, as positive pairs, and a
+      cell's positive is the cell of the other view that covers the same part of the image. Without boxes (or
+      with equal boxes) cell ``c`` of one view pairs with cell ``c`` of the other, as in the paper.
 
     Returns a dict with the weighted total ``"loss"`` and the unweighted terms ``"pd"``, ``"mixup"`` and, with
     assignments, ``"region"`` and ``"entropy"``. Region features and entropy use the four non-mixup views.
@@ -88,6 +143,7 @@ class LocalDiscriminationLoss(_Loss):
         assignment: torch.Tensor | None,
         rotation_k: torch.Tensor,
         mix_lambda: torch.Tensor,
+        crop_boxes: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         if embedding.ndim != 4 or embedding.shape[0] % NUM_VIEWS:
             raise ValueError(f"embedding must be (5B, D, H, W), got {tuple(embedding.shape)}.")
@@ -99,9 +155,9 @@ class LocalDiscriminationLoss(_Loss):
             patches = grid_patch_features(embedding, self.grid)
         patches = patches.unflatten(0, (NUM_VIEWS, b))
         view1 = patches[0:2].flatten(0, 1)
-        view2 = realign_rotated(patches[2:4].flatten(0, 1), rotation_k.T.reshape(-1))
+        view2 = realign_second_view(patches[2:4].flatten(0, 1), rotation_k.T.reshape(-1))
         terms = {
-            "pd": self.patch_loss(view1, view2),
+            "pd": self._patch_term(view1, view2, crop_boxes, b),
             "mixup": self.mixup_loss(patches[4], patches[0], patches[1], mix_lambda),
         }
         if assignment is not None:
@@ -114,3 +170,22 @@ class LocalDiscriminationLoss(_Loss):
             terms["entropy"] = self.entropy_loss(assignment[:n])
         terms["loss"] = sum(self.weights[name] * value for name, value in terms.items())
         return terms
+
+    def _patch_term(
+        self, view1: torch.Tensor, view2: torch.Tensor, crop_boxes: torch.Tensor | None, b: int
+    ) -> torch.Tensor:
+        """Patch discrimination between first views (2B, D, gh, gw) and realigned second views, image-major
+        ``[image1 of each pair, image2 of each pair]``; with crop boxes, on the cells matched by overlap."""
+        if crop_boxes is None:
+            return self.patch_loss(view1, view2)
+        boxes = torch.as_tensor(crop_boxes, device=view1.device)
+        if boxes.shape != (b, 2, 2, 4):
+            raise ValueError(f"crop_boxes must be (B, 2, 2, 4) = ({b}, 2, 2, 4), got {tuple(boxes.shape)}.")
+        boxes = boxes.transpose(0, 1).flatten(0, 1)  # (2B, view, 4) in the order of view1 / view2
+        index, valid = match_cells_by_overlap(boxes[:, 0], boxes[:, 1], self.grid)
+        queries = view1.flatten(2)  # (2B, D, cells)
+        keys = view2.flatten(2).gather(2, index[:, None].expand(-1, view2.shape[1], -1))
+        queries, keys = queries.transpose(1, 2)[valid], keys.transpose(1, 2)[valid]  # (K, D)
+        if queries.shape[0] < 2:  # no pair of cells overlaps enough: nothing to discriminate in this batch
+            return view1.sum() * 0.0
+        return self.patch_loss(queries, keys)

@@ -1,5 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-from ld_monai.networks.blocks import ConvBNReLU
+from ld_monai.networks.blocks import PADDING_MODES, ConvBNReLU, set_padding_mode
 from ld_monai.networks.local_discrimination_net import (
     LocalDiscriminationDecoder,
     LocalDiscriminationNet,

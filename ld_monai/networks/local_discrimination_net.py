@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ld_monai.networks.blocks import ConvBNReLU
+from ld_monai.networks.blocks import ConvBNReLU, set_padding_mode
 from ld_monai.networks.pooling import l2_normalize
 from ld_monai.networks.vgg_bn_tiny import VGGBNTinyEncoder
 
@@ -107,6 +107,8 @@ class LocalDiscriminationNet(nn.Module):
         num_clusters: M, 16 in the paper's LD stage; 0 for the patch-discrimination stage.
         encoder: ``"vgg_bn_tiny"`` (default, 0.92 M parameters), a MONAI ResNet name such as ``"resnet10"``,
             or a module (see :func:`build_encoder`).
+        padding_mode: padding of every convolution, ``"zeros"`` (the paper's), ``"reflect"`` or ``"replicate"``
+            (see :func:`ld_monai.networks.set_padding_mode`); the weights are the same whatever the mode.
 
     Example::
 
@@ -122,6 +124,7 @@ class LocalDiscriminationNet(nn.Module):
         embedding_dim: int = 32,
         num_clusters: int = 16,
         encoder: str | nn.Module = "vgg_bn_tiny",
+        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
         if embedding_dim < 1 or num_clusters < 0:
@@ -140,6 +143,8 @@ class LocalDiscriminationNet(nn.Module):
             if num_clusters
             else None
         )
+        self.padding_mode = padding_mode
+        set_padding_mode(self, padding_mode)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != self.in_channels:

@@ -8,8 +8,11 @@ From two images I1, I2 each call makes
     [T1(T0 I1), T1(T0 I2), rot(T1(T0 I1)), rot(T1(T0 I2)), lam*T1(T0 I1) + (1-lam)*T1(T0 I2)]
 
 where T0 (flips, rotation, random resized crop) is drawn once per image, T1 (small rotation, colour
-jitter, random grayscale) once per view, and ``rot`` is a recorded multiple of 90 degrees that lets the
-patch features of the second views be realigned exactly with ``torch.rot90(f, -k, dims=(-2, -1))``.
+jitter, random grayscale) once per view, and ``rot`` is a recorded multiple of 90 degrees (optionally after a
+left-right mirror) that lets the patch features of the second views be realigned exactly
+(:func:`ld_monai.losses.realign_second_view`). Two options close position shortcuts that the research recipe
+leaves open: a true mirror between the two views (``mirror=True``) and a crop placed independently for each view
+(``independent_crops=True``; the crop boxes are recorded so that cells can be matched by their overlap).
 """
 
 from __future__ import annotations
@@ -77,10 +80,19 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
     * **T1, per view, two views per image**: rotation ~ U(+-view_rotate_range) (bilinear, zero padding),
       then :class:`~ld_monai.transforms.RandColorJitter` (``color_jitter`` = brightness, contrast,
       saturation, hue strengths, random op order, ``grayscale_prob``).
-    * **second view of each image**: ``k ~ U{0,1,2,3}`` and a 180-degree flip with p=0.5 (the research
-      code's ``flip(dims=(1, 2))``); ``k_total = (k + 2*flip) % 4`` is applied as
-      ``torch.rot90(view, k_total, dims=(-2, -1))`` and recorded, so features realign exactly with
-      ``torch.rot90(features, -k_total, dims=(-2, -1))``.
+    * **second view of each image**: ``k ~ U{0,1,2,3}`` and a flip with p=0.5. By default the flip is the
+      research code's ``flip(dims=(1, 2))``, a 180-degree turn: ``code = (k + 2*flip) % 4`` is applied as
+      ``torch.rot90(view, code, dims=(-2, -1))``. With ``mirror=True`` the flip is a true left-right mirror
+      applied before the turn: ``code = k + 4*flip``, the view is ``torch.rot90(view.flip(-1), k)``. A
+      rotation-symmetric (radial) position code satisfies the research code's positives; the mirror does not
+      change that, but it makes the positives of a chiral code (one that tells clockwise from anticlockwise)
+      disagree. The code is recorded, and :func:`ld_monai.losses.realign_second_view` undoes it exactly.
+    * **crops**: by default both views of an image share T0's crop (the research code). With
+      ``independent_crops=True`` the second view's crop box has the size of the first view's but its own place,
+      drawn uniformly in the image (same flips and rotation, so the boxes live in one frame; use a
+      ``crop_scale`` below 1 to leave room to move); a grid cell then no longer sits at the same place of both views, so a code of the
+      position in the crop cannot satisfy the positives. The boxes are recorded for the overlap matching of
+      :class:`ld_monai.losses.LocalDiscriminationLoss`.
     * **mixup**: ``mix = lam * img1_view1 + (1 - lam) * img2_view1`` in [0, 1], ``lam ~ U(mix_range)``.
     * all five views normalised with ``(v - mean) / std`` per channel.
 
@@ -90,8 +102,10 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
 
     * ``views_key``: (5, C, S, S) float32, order [img1_view1, img2_view1, img1_view2 (rotated),
       img2_view2 (rotated), mix], normalised;
-    * ``rotation_key``: int64 (2,), ``k_total`` of img1_view2 and img2_view2;
+    * ``rotation_key``: int64 (2,), the code of img1_view2 and img2_view2 (0-3 quarter turns, +4 when mirrored);
     * ``lambda_key``: float32 0-d, the mixup weight lam;
+    * ``crop_boxes_key``: float32 (2, 2, 4), ``[image, view, (top, left, height, width)]`` of each view's crop in
+      the flipped and rotated image, in input pixels (both views equal unless ``independent_crops``);
 
     and without the two image keys unless ``keep_inputs=True``. The views are plain tensors (a stack of
     differently augmented crops has no single affine).
@@ -108,7 +122,9 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         mix_range: range of lam (paper: (0.2, 0.8)).
         mean, std: per-channel normalisation (a number or a sequence of length 1 or C); ImageNet statistics
             by default (fundus), use 0.5 / 0.5 for 1-channel X-rays.
-        views_key, rotation_key, lambda_key: output keys.
+        mirror: the flip of the second view is a left-right mirror instead of a 180-degree turn.
+        independent_crops: place the crop of the second view of each image independently of the first's.
+        views_key, rotation_key, lambda_key, crop_boxes_key: output keys.
         keep_inputs: keep the two input images in the output dict.
         allow_missing_keys: if an image key is missing, return the data unchanged instead of raising KeyError.
 
@@ -141,6 +157,9 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         views_key: str = "views",
         rotation_key: str = "rotation_k",
         lambda_key: str = "mix_lambda",
+        mirror: bool = False,
+        independent_crops: bool = False,
+        crop_boxes_key: str = "crop_boxes",
         keep_inputs: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:
@@ -171,6 +190,9 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         self.views_key = views_key
         self.rotation_key = rotation_key
         self.lambda_key = lambda_key
+        self.mirror = bool(mirror)
+        self.independent_crops = bool(independent_crops)
+        self.crop_boxes_key = crop_boxes_key
         self.keep_inputs = bool(keep_inputs)
         b, c, s, h = color_jitter
         self.jitter = RandColorJitter(
@@ -179,6 +201,7 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         self.jitter.set_random_state(state=self.R)
         # parameters of the last draw (see randomize)
         self.base_params: list[dict] = []
+        self.second_crops: list[tuple[int, int, int, int]] = []
         self.view_angles: list[float] = []
         self.jitter_params: list[ColorJitterParams | None] = []
         self.rotations: list[int] = []
@@ -214,6 +237,12 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
             w, h = width, height
         return (height - h) // 2, (width - w) // 2, h, w
 
+    def _second_crop(self, p: dict) -> tuple[int, int, int, int]:
+        """The second view's crop: the size of the first view's, placed anywhere in the image (uniformly)."""
+        height, width = p["size"]
+        _, _, h, w = p["crop"]
+        return int(self.R.randint(0, height - h + 1)), int(self.R.randint(0, width - w + 1)), h, w
+
     def randomize(self, data: Sequence[tuple[int, int]]) -> None:  # type: ignore[override]
         """Draw all parameters of one call. ``data``: the (H, W) of the two images."""
         super().randomize(None)
@@ -226,6 +255,7 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
             self.base_params.append(
                 {"hflip": hflip, "vflip": vflip, "angle": angle, "crop": (top, left, h, w), "size": (height, width)}
             )
+        self.second_crops = [self._second_crop(p) if self.independent_crops else p["crop"] for p in self.base_params]
         # views in output order: img1_view1, img2_view1, img1_view2, img2_view2
         self.view_angles, self.jitter_params = [], []
         for _ in range(4):
@@ -237,7 +267,7 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         for _ in range(2):
             k = int(self.R.randint(4))
             flip = bool(self.R.rand() < 0.5)
-            self.rotations.append((k + 2 * int(flip)) % 4)
+            self.rotations.append(k + 4 * int(flip) if self.mirror else (k + 2 * int(flip)) % 4)
         self.mix_lambda = float(self.R.uniform(*self.mix_range))
 
     # ------------------------------------------------------------------ geometry
@@ -301,6 +331,13 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
             out = out * weight[:, None]
         return out
 
+    @staticmethod
+    def _turn(view: torch.Tensor, code: int) -> torch.Tensor:
+        """The second view's turn: ``code % 4`` quarter turns, after a left-right mirror when ``code >= 4``."""
+        if code >= 4:
+            view = view.flip(-1)
+        return torch.rot90(view, code % 4, dims=(-2, -1))
+
     # ------------------------------------------------------------------ call
     def _check_image(self, key: Hashable, img: object) -> torch.Tensor:
         name = source_name(img)
@@ -355,16 +392,24 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         self.randomize([tuple(img1.shape[1:]), tuple(img2.shape[1:])])
 
         a = self.view_angles  # output order: img1_v1, img2_v1, img1_v2, img2_v2
-        if self.view_rotate_range == 0:  # both views of an image share T0 exactly: sample once
-            v1 = self._sample_views(img1, self.base_params[0], [0.0])
-            v2 = self._sample_views(img2, self.base_params[1], [0.0])
+        p1, p2 = self.base_params
+        if self.independent_crops:
+            first = [self._sample_views(img, p, [angle]) for img, p, angle in ((img1, p1, a[0]), (img2, p2, a[1]))]
+            seconds = [
+                self._sample_views(img, {**p, "crop": crop}, [angle])
+                for img, p, crop, angle in zip((img1, img2), (p1, p2), self.second_crops, a[2:])
+            ]
+            views = torch.cat(first + seconds)
+        elif self.view_rotate_range == 0:  # both views of an image share T0 exactly: sample once
+            v1 = self._sample_views(img1, p1, [0.0])
+            v2 = self._sample_views(img2, p2, [0.0])
             views = torch.cat([v1, v2, v1, v2])
         else:
-            v1 = self._sample_views(img1, self.base_params[0], [a[0], a[2]])
-            v2 = self._sample_views(img2, self.base_params[1], [a[1], a[3]])
+            v1 = self._sample_views(img1, p1, [a[0], a[2]])
+            v2 = self._sample_views(img2, p2, [a[1], a[3]])
             views = torch.stack([v1[0], v2[0], v1[1], v2[1]])
         views = torch.stack([RandColorJitter.apply(v, p) for v, p in zip(views, self.jitter_params)])
-        second = [torch.rot90(views[2 + i], self.rotations[i], dims=(-2, -1)) for i in range(2)]
+        second = [self._turn(views[2 + i], self.rotations[i]) for i in range(2)]
         lam = self.mix_lambda
         mix = lam * views[0] + (1.0 - lam) * views[1]
         out = torch.stack([views[0], views[1], second[0], second[1], mix])
@@ -373,6 +418,8 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         d[self.views_key] = out
         d[self.rotation_key] = torch.tensor(self.rotations, dtype=torch.int64)
         d[self.lambda_key] = torch.tensor(lam, dtype=torch.float32)
+        boxes = [[p1["crop"], self.second_crops[0]], [p2["crop"], self.second_crops[1]]]
+        d[self.crop_boxes_key] = torch.tensor(boxes, dtype=torch.float32)
         if not self.keep_inputs:
             for key in self.keys:
                 d.pop(key, None)

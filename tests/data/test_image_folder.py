@@ -47,6 +47,17 @@ def test_datalist_pattern_extensions_key(folder):
     assert [Path(d["img"]).name for d in dl] == ["b.png"]
 
 
+def test_datalist_of_several_folders(tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    _png(second / "a.png")
+    _png(first / "z.png")
+    _png(first / "b.png")
+    names = [Path(e["image"]).name for e in image_folder_datalist([first, str(second)])]
+    assert names == ["b.png", "z.png", "a.png"]  # each folder sorted, folders in the given order
+    with pytest.raises(FileNotFoundError, match="missing"):
+        image_folder_datalist([first, tmp_path / "missing"])
+
+
 def test_datalist_missing_and_empty_dir(tmp_path):
     missing = tmp_path / "nope"
     with pytest.raises(FileNotFoundError, match="nope"):

@@ -94,3 +94,38 @@ def test_random_pair_invalid():
         RandomPairDataset([], transform=None, length=3)
     with pytest.raises(ValueError, match="length"):
         RandomPairDataset(_data(), transform=None, length=0)
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_distinct_batch_draws_every_image_of_a_batch_once(fixed):
+    batch = 3
+    ds = RandomPairDataset(_data(9), transform=None, length=8 * batch, fixed=fixed, distinct_batch=batch)
+    items = _items(ds)
+    for start in range(0, len(items), batch):
+        images = [v for pair in items[start : start + batch] for v in pair]
+        assert len(set(images)) == 2 * batch  # 6 different images in every batch
+    if fixed:
+        assert _items(ds) == items  # the validation items do not change
+    else:
+        assert _items(ds) != items  # training batches are new each epoch
+
+
+def test_distinct_batch_through_a_dataloader_with_workers():
+    ds = RandomPairDataset(_data(8), transform=None, length=40, distinct_batch=4)
+    for workers in (0, 2):
+        for batch in DataLoader(ds, batch_size=4, shuffle=False, num_workers=workers):
+            images = torch.cat([batch["image1"], batch["image2"]]).flatten(1)[:, 0]
+            assert len(set(images.tolist())) == 8
+
+
+def test_distinct_batch_with_few_images_repeats_as_little_as_possible():
+    ds = RandomPairDataset(_data(3), transform=None, length=4, distinct_batch=2)  # 4 images per batch from 3
+    items = _items(ds)
+    for start in (0, 2):
+        images = [v for pair in items[start : start + 2] for v in pair]
+        assert sorted(np.bincount(np.asarray(images, dtype=int), minlength=3)) == [1, 1, 2]
+    # an epoch of a single batch draws new images each time it starts again at index 0
+    single = RandomPairDataset(_data(50), transform=None, length=1, distinct_batch=1)
+    assert len({single[0]["image1"].flatten()[0].item() for _ in range(10)}) > 1
+    with pytest.raises(ValueError, match="distinct_batch"):
+        RandomPairDataset(_data(3), transform=None, length=4, distinct_batch=0)

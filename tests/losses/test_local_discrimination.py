@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ld_monai.losses import LocalDiscriminationLoss, realign_rotated
+from ld_monai.losses import LocalDiscriminationLoss, match_cells_by_overlap, realign_second_view
+from ld_monai.transforms import LocalDiscriminationViewsd
 from ld_monai.losses.reference import local_discrimination_loss_reference
 
 
@@ -19,13 +20,65 @@ def inputs(b=2, d=8, m=4, size=16, seed=0):
     return z, a, k, lam
 
 
-def test_realign_rotated_undoes_each_rotation():
-    f = torch.randn(4, 3, 5, 5)
-    k = torch.tensor([0, 1, 2, 3])
-    rotated = torch.stack([torch.rot90(f[i], int(k[i]), dims=(1, 2)) for i in range(4)])
-    torch.testing.assert_close(realign_rotated(rotated, k), f)
+def test_realign_second_view_undoes_each_turn_and_mirror_bit_for_bit():
+    f = torch.randn(8, 3, 5, 5)
+    code = torch.arange(8)
+    turned = torch.stack([LocalDiscriminationViewsd._turn(f[i], int(code[i])) for i in range(8)])
+    assert torch.equal(realign_second_view(turned, code), f)
+    # a mirrored view differs from every pure rotation of a generic map: the mirror is not one of the turns
+    assert not any(torch.equal(turned[4], torch.rot90(f[4], r, dims=(1, 2))) for r in range(4))
     with pytest.raises(ValueError, match="square"):
-        realign_rotated(torch.randn(1, 3, 4, 5), torch.tensor([1]))
+        realign_second_view(torch.randn(1, 3, 4, 5), torch.tensor([1]))
+    with pytest.raises(ValueError, match="0..7"):
+        realign_second_view(f[:1], torch.tensor([8]))
+
+
+def test_match_cells_by_overlap_known_values():
+    box = torch.tensor([[10.0, 20.0, 80.0, 80.0]])
+    index, valid = match_cells_by_overlap(box, box, (4, 4))
+    assert torch.equal(index, torch.arange(16)[None]) and bool(valid.all())
+    # second crop shifted right by exactly one cell (20 px): cell (r, c) of crop 1 is cell (r, c - 1) of crop 2
+    index, valid = match_cells_by_overlap(box, torch.tensor([[10.0, 40.0, 80.0, 80.0]]), (4, 4))
+    grid_index, grid_valid = index.reshape(4, 4), valid.reshape(4, 4)
+    assert not bool(grid_valid[:, 0].any()) and bool(grid_valid[:, 1:].all())
+    assert torch.equal(grid_index[:, 1:], (torch.arange(4)[:, None] * 4 + torch.arange(3)[None]))
+    # shifted by 0.4 cell (8 px): still the same cells (60 % overlap); by 0.6 cell: the next cell (60 %)
+    index, valid = match_cells_by_overlap(box, torch.tensor([[10.0, 28.0, 80.0, 80.0]]), (4, 4))
+    assert torch.equal(index.reshape(4, 4)[:, :], torch.arange(16).reshape(4, 4)) and bool(valid.all())
+    index, valid = match_cells_by_overlap(box, torch.tensor([[10.0, 32.0, 80.0, 80.0]]), (4, 4))
+    assert torch.equal(index.reshape(4, 4)[:, 1:], torch.arange(16).reshape(4, 4)[:, :3])
+    # shifted by half a cell both ways: a quarter of each cell is shared, below one half: nothing matches
+    _, valid = match_cells_by_overlap(box, torch.tensor([[20.0, 30.0, 80.0, 80.0]]), (4, 4))
+    assert not bool(valid.any())
+
+
+def test_overlap_matching_with_equal_boxes_is_the_papers_loss():
+    z, a, k, lam = inputs()
+    boxes = torch.tensor([5.0, 7.0, 16.0, 16.0]).expand(2, 2, 2, 4)
+    loss = LocalDiscriminationLoss(grid=(4, 4))
+    with_boxes, without = loss(z, a, k, lam, boxes), loss(z, a, k, lam)
+    for name in without:
+        torch.testing.assert_close(with_boxes[name], without[name], rtol=1e-6, atol=1e-6)
+
+
+def test_overlap_matching_pairs_the_same_image_content():
+    """Two crops of one feature map, shifted by two cells: matched cells have equal features, so PD is lower
+    with the boxes than when cells are paired by their index (which pairs different content)."""
+    g = torch.Generator().manual_seed(0)
+    b, d, cell = 2, 16, 4
+    full = F.normalize(torch.randn(2 * b, d, 8, 6, generator=g), dim=1)  # 8 x 6 cells of content per image
+    first = full[:, :, :, :4].repeat_interleave(cell, 2).repeat_interleave(cell, 3)  # columns 0-3
+    second = full[:, :, :, 2:6].repeat_interleave(cell, 2).repeat_interleave(cell, 3)  # columns 2-5
+    first, second = first[:, :, :16], second[:, :, :16]  # rows 0-3: 16 x 16 px, a 4 x 4 grid
+    mix = F.normalize(first[:b] + first[b:], dim=1)
+    z = torch.cat([first, second, mix])  # [v1 image1, v1 image2, v2 image1, v2 image2, mix]
+    k = torch.zeros(b, 2, dtype=torch.long)
+    lam = torch.full((b,), 0.5)
+    box1, box2 = torch.tensor([0.0, 0.0, 16.0, 16.0]), torch.tensor([0.0, 8.0, 16.0, 16.0])
+    boxes = torch.stack([box1, box2]).expand(b, 2, 2, 4)
+    loss = LocalDiscriminationLoss(grid=(4, 4))
+    matched, by_index = loss(z, None, k, lam, boxes)["pd"], loss(z, None, k, lam)["pd"]
+    assert float(matched) < float(by_index) - 1.0
 
 
 @pytest.mark.parametrize("with_assignment", [True, False])

@@ -112,3 +112,21 @@ def test_load_pretrained_accepts_model_checkpoint_and_encoder_export(tmp_path):
     torch.testing.assert_close(fresh.encoder.state_dict(), trained.encoder.state_dict())
     with pytest.raises(FileNotFoundError, match="nothing.pt"):
         load_pretrained(fresh, tmp_path / "nothing.pt")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_padding_mode_hides_the_border(mode):
+    """A constant image gives a constant embedding with reflect/replicate padding; zero padding marks the border."""
+    torch.manual_seed(0)
+    padded = LocalDiscriminationNet(in_channels=3, padding_mode=mode).eval()
+    zeros = LocalDiscriminationNet(in_channels=3).eval()
+    zeros.load_state_dict(padded.state_dict())  # same weights, same keys
+    x = torch.full((1, 3, 48, 48), 0.3)
+    with torch.no_grad():
+        z_padded, z_zeros = padded(x)["embedding"], zeros(x)["embedding"]
+    spread = lambda z: float((z - z[..., 24:25, 24:25]).abs().max())  # noqa: E731
+    assert spread(z_padded) < 1e-5
+    assert spread(z_zeros) > 1e-2
+    assert all(m.padding_mode == mode for m in padded.modules() if isinstance(m, torch.nn.Conv2d) and m.padding[0])
+    with pytest.raises(ValueError, match="padding mode"):
+        LocalDiscriminationNet(padding_mode="edge")

@@ -74,6 +74,52 @@ def test_rotation_realignment_is_exact(seed):
     assert t.rotations == [int(x) for x in k]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_mirror_realignment_is_exact(seed):
+    t = LocalDiscriminationViewsd(
+        spatial_size=64, view_rotate_range=0.0, color_jitter=(0, 0, 0, 0), grayscale_prob=0.0, mirror=True
+    ).set_random_state(seed)
+    out = t(_pair(seed=seed))
+    views, code = out["views"], out["rotation_k"]
+    for i in range(2):  # view2 is view1 mirrored left-right (code >= 4), then turned by (code % 4) quarter turns
+        unturned = torch.rot90(views[2 + i], -(int(code[i]) % 4), dims=(-2, -1))
+        assert torch.equal(unturned.flip(-1) if code[i] >= 4 else unturned, views[i])
+
+
+def test_mirror_codes_cover_the_dihedral_group():
+    t = LocalDiscriminationViewsd(spatial_size=16, color_jitter=(0, 0, 0, 0), mirror=True).set_random_state(0)
+    codes = []
+    for _ in range(400):
+        t.randomize([(20, 20), (20, 20)])
+        codes += t.rotations
+    assert np.bincount(codes, minlength=8).min() > 60  # ~100 each of the 8 turns and mirrored turns
+
+
+def test_independent_crops_are_recorded_and_sampled_per_view():
+    img = _smooth(h=64, w=64)
+    t = LocalDiscriminationViewsd(  # 32 x 32 crops of a 64 x 64 image at output size 32: no resampling
+        spatial_size=32, crop_scale=(0.25, 0.25), crop_ratio=(1.0, 1.0), rotate_range=0.0, view_rotate_range=0.0,
+        color_jitter=(0, 0, 0, 0), grayscale_prob=0.0, mean=0.0, std=1.0, independent_crops=True,
+    )
+    out = t.set_random_state(4)({"image1": img, "image2": img})
+    boxes, views, code = out["crop_boxes"], out["views"], out["rotation_k"]
+    assert boxes.shape == (2, 2, 4) and not torch.equal(boxes[0, 0], boxes[0, 1])
+    for i in range(2):  # each second view is exactly the crop of its own box of the flipped image
+        p = t.base_params[i]
+        top, left, h, w = (int(v) for v in boxes[i, 1])
+        crop = img
+        if p["hflip"]:
+            crop = crop.flip(-1)
+        if p["vflip"]:
+            crop = crop.flip(-2)
+        assert (h, w) == (32, 32)
+        expected = crop[:, top: top + h, left: left + w]
+        second = torch.rot90(views[2 + i], -int(code[i]), dims=(-2, -1))
+        torch.testing.assert_close(second, expected, atol=1e-5, rtol=0)
+    shared = LocalDiscriminationViewsd(spatial_size=32).set_random_state(4)({"image1": img, "image2": img})
+    assert torch.equal(shared["crop_boxes"][:, 0], shared["crop_boxes"][:, 1])
+
+
 def test_rotation_distribution():
     t = LocalDiscriminationViewsd(spatial_size=16, color_jitter=(0, 0, 0, 0)).set_random_state(0)
     ks, lams = [], []
