@@ -6,7 +6,8 @@ import torch
 from ld_monai.cli import DEMO_OVERRIDES, main
 
 TINY = ["-o", "image_size=96", "-o", "crop_size=64", "-o", "min_image_size=64", "-o", "grid=[4,4]",
-        "-o", "epoch_length=2", "-o", "pd_epochs=1", "-o", "ld_epochs=1", "-o", "num_val_items=1"]
+        "-o", "epoch_length=2", "-o", "pd_epochs=1", "-o", "ld_epochs=1", "-o", "num_val_items=1",
+        "-o", "compile=false"]
 
 
 def test_demo_on_embedded_fundus_photograph(tmp_path, capsys):

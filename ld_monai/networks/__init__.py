@@ -6,6 +6,7 @@ from ld_monai.networks.local_discrimination_net import (
     MONAIResNetEncoder,
     build_encoder,
 )
+from ld_monai.networks.compile import compile_available
 from ld_monai.networks.center_sensitive_pooling import (
     CenterSensitivePooling,
     center_sensitive_grid_features,

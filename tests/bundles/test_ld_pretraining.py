@@ -33,6 +33,7 @@ TINY = {
     "num_val_items": 2,
     "num_picture_images": 2,
     "num_workers": 0,
+    "compile": False,  # the compiled path is checked against eager in tests/engines/test_compiled_step.py
 }
 
 
