@@ -6,7 +6,9 @@ overlaid as a translucent colour map (one fixed colour per cluster), (3) the per
 three principal components as RGB. Chen et al. (arXiv 2108.09440, Fig. 4-5) inspect LD this way: clusters
 should follow anatomy (vessels, optic disc, background) and the embedding should vary smoothly within
 structures. A cluster map that collapses to one colour, or an embedding picture that is flat, is the
-first sign of a failed run.
+first sign of a failed run. A picture of rings about the centre or frames along the border is the position
+shortcut: :class:`ClusterEmbeddingPicture` therefore also measures how much of the embedding pixel position alone
+explains (:func:`ld_monai.metrics.position_leakage`) and writes it on the picture and into the engine's metrics.
 
 Rendering uses matplotlib's object-oriented API with the Agg canvas (``Figure`` + ``FigureCanvasAgg``), not
 ``pyplot``: it needs no display, does not switch the user's global backend (which ``matplotlib.use("Agg")``
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from ld_monai.handlers.encoder_exporter import unwrap_network
+from ld_monai.metrics.position_leakage import field_of_view_foreground, position_leakage as measure_position_leakage
 from ld_monai.utils import atomic_write
 
 __all__ = ["ClusterEmbeddingPicture", "render_cluster_embedding_figure", "embedding_pca_rgb", "cluster_palette"]
@@ -122,6 +125,7 @@ def render_cluster_embedding_figure(
     path: str | os.PathLike,
     mean: Sequence[float] | float | None = None,
     std: Sequence[float] | float | None = None,
+    title: str | None = None,
 ) -> Path:
     """Write one PNG with a row per image: image | cluster argmax overlay | embedding PCA as RGB.
 
@@ -133,6 +137,7 @@ def render_cluster_embedding_figure(
         path: output PNG (written atomically; parent folders are created).
         mean, std: per-channel (or scalar) normalisation to undo for display, ``image * std + mean``. Images
             outside [0, 1] afterwards are min-max scaled per image.
+        title: optional figure title (suptitle) above the panels; the picture size does not change.
 
     Returns:
         ``path`` as a :class:`pathlib.Path`. Each panel is 2.5 in at 100 dpi (a 4-row picture is about 750 x 1000
@@ -174,20 +179,51 @@ def render_cluster_embedding_figure(
         axes[i, 2].set_title("embedding PCA (RGB)" if i == 0 else "", fontsize=9)
         for ax in axes[i]:
             ax.set_axis_off()
-    fig.tight_layout(pad=0.4)
+    top = 1.0
+    if title:  # a line of text above the panels; tight_layout does not make room for a suptitle by itself
+        height = n * _PANEL_INCHES
+        fig.suptitle(title, fontsize=9, y=1 - 0.04 / height, va="top")
+        top = 1 - 0.22 / height
+    fig.tight_layout(pad=0.4, rect=(0, 0, 1, top))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
+LEAKAGE_METRIC_KEYS = {"xy": "position_leakage_xy", "polar": "position_leakage_polar"}
+
+
 class ClusterEmbeddingPicture:
-    """Ignite handler drawing cluster maps and embedding PCA of fixed images every ``every_n_epochs`` epochs.
+    """Ignite handler drawing cluster maps and embedding PCA of fixed images every ``every_n_epochs`` epochs,
+    and measuring the embedding's position leakage.
 
     At each chosen ``EPOCH_COMPLETED`` (or when called as ``handler(engine)``) the network runs on ``images``
     in eval mode under ``torch.no_grad()`` (its previous mode is restored afterwards) and
     :func:`render_cluster_embedding_figure` writes ``save_dir/{filename_prefix}_epoch{epoch:03d}.png``, copied
     to ``save_dir/{filename_prefix}_latest.png``. Both writes are atomic; in distributed runs only rank 0
     draws. ``self.last_path`` is the last epoch picture.
+
+    Position leakage (``position_leakage=True``, needs at least 2 images): the held-out R² of predicting the
+    embedding of the fixed images from pixel position alone, :func:`ld_monai.metrics.position_leakage` (``"xy"``:
+    (row, col) Fourier features; ``"polar"``: radius x angle about the field-of-view centre), inside the field of
+    view of each image (:func:`ld_monai.metrics.field_of_view_foreground` of the un-normalised images: any
+    channel > ``leakage_foreground_threshold``, eroded by ``leakage_erosion`` pixels; ``None`` counts every
+    pixel; an image without foreground counts every pixel). ~1 means the embedding is a position code (the
+    zero-padding shortcut of LD on small data), ~0 that position tells nothing about it. The two values are
+    written in the picture's title ("position leakage R²: xy 0.83, polar 0.91"), logged, kept in
+    ``self.last_leakage`` and stored in ``engine.state.metrics["position_leakage_xy"]`` and
+    ``["position_leakage_polar"]``. A non-finite embedding (a diverged run) gives NaN values and a warning
+    instead of an exception, so the picture is still drawn.
+
+    Handler order: MONAI's ``StatsHandler`` and ``TensorBoardStatsHandler`` log ``engine.state.metrics`` at
+    ``EPOCH_COMPLETED``, and Ignite calls the handlers of one event in the order they were attached. The LD
+    bundle lists this handler after them, so metrics written at ``EPOCH_COMPLETED`` would reach them one
+    evaluation late (``state.metrics`` persists across an evaluator's runs). :meth:`attach` therefore runs the
+    network and the measurement at the ``ITERATION_COMPLETED`` of the epoch's last iteration (the weights are
+    those of ``EPOCH_COMPLETED``: evaluators do not change them, trainers have taken their last step), before any
+    ``EPOCH_COMPLETED`` handler; the picture is drawn at ``EPOCH_COMPLETED`` from the same outputs, so the network
+    runs once. The metrics are thus logged to TensorBoard under their own names at the right epoch wherever the
+    handler sits in the list. (Called directly as ``handler(engine)`` everything happens in that call.)
 
     Args:
         images: (N, C, H, W) fixed, already normalised images (e.g. fixed validation views); the first
@@ -199,12 +235,17 @@ class ClusterEmbeddingPicture:
         filename_prefix: picture file name prefix.
         every_n_epochs: draw every this many epochs.
         max_images: rows of the picture.
-        mean, std: per-channel normalisation of ``images``, undone for display.
+        mean, std: per-channel normalisation of ``images``, undone for display and for the field of view.
         device: where to run the network; default the device of its first parameter.
+        position_leakage: measure the position leakage (see above).
+        leakage_foreground_threshold: field-of-view threshold on the un-normalised [0, 1] images; None: all pixels.
+        leakage_erosion: erosion of the field of view in pixels.
 
     Example::
 
-        >>> ClusterEmbeddingPicture(val_views, "./runs/ld_fundus/pictures", mean=MEAN, std=STD).attach(trainer)  # doctest: +SKIP
+        >>> handler = ClusterEmbeddingPicture(val_views, "./runs/ld_fundus/pictures", mean=MEAN, std=STD)  # doctest: +SKIP
+        >>> handler.attach(evaluator)  # doctest: +SKIP
+        >>> evaluator.state.metrics["position_leakage_xy"]  # doctest: +SKIP
     """
 
     def __init__(
@@ -218,6 +259,9 @@ class ClusterEmbeddingPicture:
         mean: Sequence[float] | float | None = None,
         std: Sequence[float] | float | None = None,
         device: str | torch.device | None = None,
+        position_leakage: bool = True,
+        leakage_foreground_threshold: float | None = 0.04,
+        leakage_erosion: int = 2,
     ) -> None:
         images = torch.as_tensor(images)
         if hasattr(images, "as_tensor"):  # MetaTensor -> plain tensor
@@ -226,6 +270,8 @@ class ClusterEmbeddingPicture:
             raise ValueError(f"images must be a non-empty (N, C, H, W) tensor, got shape {tuple(images.shape)}.")
         if int(every_n_epochs) < 1 or int(max_images) < 1:
             raise ValueError(f"every_n_epochs and max_images must be >= 1, got {every_n_epochs}, {max_images}.")
+        if int(leakage_erosion) < 0:
+            raise ValueError(f"leakage_erosion must be >= 0, got {leakage_erosion}.")
         self.images = images[: int(max_images)].detach().float().cpu()
         self.save_dir = Path(save_dir)
         self.network = network
@@ -235,12 +281,39 @@ class ClusterEmbeddingPicture:
         self.std = std
         self.device = device
         self.last_path: Path | None = None
+        self.last_leakage: dict[str, float] | None = None
+        self.position_leakage = bool(position_leakage)
+        if self.position_leakage and self.images.shape[0] < 2:
+            logger.warning("ClusterEmbeddingPicture: position leakage needs at least 2 images, got 1: not measured.")
+            self.position_leakage = False
+        self.foreground: torch.Tensor | None = None
+        if self.position_leakage and leakage_foreground_threshold is not None:
+            fg = field_of_view_foreground(
+                self.images, float(leakage_foreground_threshold), mean=mean, std=std, erosion=int(leakage_erosion)
+            )
+            empty = (~fg.flatten(1).any(1)).nonzero()[:, 0].tolist()
+            if empty:
+                logger.warning(
+                    "ClusterEmbeddingPicture: images %s have no pixel above leakage_foreground_threshold=%g after "
+                    "un-normalising: their position leakage counts every pixel.",
+                    empty,
+                    leakage_foreground_threshold,
+                )
+                fg[empty] = True
+            self.foreground = fg
+        self._pending: tuple[tuple[int, int, int], tuple[Any, ...]] | None = None
 
     def attach(self, engine: Any) -> None:
-        """Draw at every ``every_n_epochs``-th ``EPOCH_COMPLETED`` of ``engine``."""
+        """Measure at the last iteration and draw at every ``every_n_epochs``-th ``EPOCH_COMPLETED`` of ``engine``."""
         from ignite.engine import Events
 
+        if self.position_leakage:
+            engine.add_event_handler(Events.ITERATION_COMPLETED(event_filter=self._last_iteration_filter), self.measure)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.every_n_epochs), self)
+
+    def _last_iteration_filter(self, engine: Any, iteration: int) -> bool:
+        length = engine.state.epoch_length
+        return bool(length) and iteration % length == 0 and engine.state.epoch % self.every_n_epochs == 0
 
     def _outputs(self, network: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
         device = self.device
@@ -264,18 +337,68 @@ class ClusterEmbeddingPicture:
         assignment = out.get("assignment")
         return out["embedding"].float().cpu(), None if assignment is None else assignment.float().cpu()
 
+    def _leakage(self, embedding: torch.Tensor) -> dict[str, float]:
+        foreground = self.foreground
+        if foreground is not None and tuple(foreground.shape[-2:]) != tuple(embedding.shape[-2:]):
+            foreground = _resize_labels(foreground.long(), embedding.shape[-2:]).bool()
+        try:
+            return measure_position_leakage(embedding, foreground=foreground)
+        except ValueError as err:
+            logger.warning("ClusterEmbeddingPicture: position leakage not measured: %s", err)
+            return {"xy": float("nan"), "polar": float("nan")}
+
+    def _run(self, engine: Any) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, float] | None]:
+        network = self.network if self.network is not None else getattr(engine, "network", None)
+        if network is None:
+            raise ValueError("ClusterEmbeddingPicture: no `network` given and the engine has no `network` attribute.")
+        embedding, assignment = self._outputs(unwrap_network(network))
+        leakage = None
+        if self.position_leakage:
+            leakage = self._leakage(embedding)
+            self.last_leakage = leakage
+            for name, key in LEAKAGE_METRIC_KEYS.items():
+                engine.state.metrics[key] = leakage[name]
+            logger.info(
+                "epoch %d: position leakage R2 of the embedding: xy %.3f, polar %.3f",
+                int(engine.state.epoch),
+                leakage["xy"],
+                leakage["polar"],
+            )
+        return embedding, assignment, leakage
+
+    @staticmethod
+    def _key(engine: Any) -> tuple[int, int, int]:
+        return id(engine), int(engine.state.epoch), int(engine.state.iteration)
+
+    def measure(self, engine: Any) -> dict[str, float] | None:
+        """Run the network and measure the position leakage now (stored in ``engine.state.metrics``); the next
+        ``handler(engine)`` call at the same epoch and iteration draws from these outputs. Returns the leakage."""
+        import ignite.distributed as idist
+
+        if idist.get_rank() != 0:
+            return None
+        outputs = self._run(engine)
+        self._pending = (self._key(engine), outputs)
+        return outputs[2]
+
     def __call__(self, engine: Any) -> None:
         import ignite.distributed as idist
 
         if idist.get_rank() != 0:
             return
-        network = self.network if self.network is not None else getattr(engine, "network", None)
-        if network is None:
-            raise ValueError("ClusterEmbeddingPicture: no `network` given and the engine has no `network` attribute.")
-        embedding, assignment = self._outputs(unwrap_network(network))
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == self._key(engine):
+            embedding, assignment, leakage = pending[1]
+        else:
+            embedding, assignment, leakage = self._run(engine)
         epoch = int(engine.state.epoch)
+        title = None
+        if leakage is not None:
+            title = f"position leakage R²: xy {leakage['xy']:.2f}, polar {leakage['polar']:.2f}"
         path = self.save_dir / f"{self.filename_prefix}_epoch{epoch:03d}.png"
-        render_cluster_embedding_figure(self.images, embedding, assignment, path, mean=self.mean, std=self.std)
+        render_cluster_embedding_figure(
+            self.images, embedding, assignment, path, mean=self.mean, std=self.std, title=title
+        )
         data = path.read_bytes()
         atomic_write(self.save_dir / f"{self.filename_prefix}_latest.png", lambda f: f.write(data))
         self.last_path = path
