@@ -4,8 +4,9 @@
 For each arm (an LD ``model.pt`` with the padding mode it was trained with) this measures, on the same images and
 in one run:
 
-* position leakage (``benchmarks/position_leakage.py``): the held-out R² of pixel position -> embedding, in
-  (row, col) and in (radius, angle) about the field-of-view centre; the headline is the larger of the two;
+* position leakage (``benchmarks/position_leakage.py``): the held-out R² of pixel position -> embedding and ->
+  soft cluster assignments, each in (row, col) and in (radius, angle) about the field-of-view centre; the headline
+  is the largest of the four (the shortcut's rings show in the clusters first);
 * the anatomy probe (``benchmarks/embedding_probe.py``, optional with ``--probe``): linear probes on frozen
   encoder hypercolumns, LD against a random network, Dice for DRIVE vessels, Drishti-GS1 disc and cup, lungs;
 
@@ -37,6 +38,7 @@ import numpy as np
 from ld_monai.utils import atomic_write
 
 HERE = Path(__file__).resolve().parent
+LEAKAGE_KEYS = ("xy", "polar", "clusters_xy", "clusters_polar")
 
 
 def _benchmark(name: str):
@@ -55,6 +57,12 @@ def parse_arm(text: str) -> tuple[str, str, str]:
     if ":" in path and path.rsplit(":", 1)[1] in ("zeros", "reflect", "replicate"):
         path, padding = path.rsplit(":", 1)
     return name, path, padding
+
+
+def leakage_values(row: dict[str, Any]) -> dict[str, float]:
+    """The leakage R² of a ``position_leakage.measure`` row and their maximum (the headline)."""
+    values = {key: row[key] for key in LEAKAGE_KEYS if key in row}
+    return {**values, "max": max(values.values())}
 
 
 def transfer_seed_means(path: str) -> dict[str, list[float]]:
@@ -90,9 +98,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            padding_modes=[m for _, _, m in args.arm])
     arms: dict[str, dict[str, Any]] = {}
     for row, (name, path, padding) in zip(rows[1:], args.arm):
-        arms[name] = {"checkpoint": path, "padding_mode": padding,
-                      "position_leakage": {"xy": row["xy"], "polar": row["polar"], "max": max(row["xy"], row["polar"])}}
-    random_leakage = {"xy": rows[0]["xy"], "polar": rows[0]["polar"], "max": max(rows[0]["xy"], rows[0]["polar"])}
+        arms[name] = {"checkpoint": path, "padding_mode": padding, "position_leakage": leakage_values(row)}
+    random_leakage = leakage_values(rows[0])
     print(leakage.markdown_table(rows), flush=True)
 
     if args.probe:
@@ -104,13 +111,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             arms[name]["probe_dice_embedding"] = result["probe_dice_embedding"]
             print(probe.markdown_table(result), flush=True)
 
-    lines = ["| arm | leakage xy | leakage polar |" + ("" if not args.probe else
+    header = "| arm | leakage: embedding xy / polar | clusters xy / polar | headline |"
+    lines = [header + ("" if not args.probe else
              " | ".join([""] + [f"probe {t} (LD / random)" for t in args.probe_tasks]) + " |"),
-             "|---|---|---|" + ("---|" * len(args.probe_tasks) if args.probe else "")]
-    lines.append(f"| random init | {random_leakage['xy']:.3f} | {random_leakage['polar']:.3f} |"
+             "|---|---|---|---|" + ("---|" * len(args.probe_tasks) if args.probe else "")]
+
+    def leakage_cells(values: dict[str, float]) -> list[str]:
+        clusters = (f"{values['clusters_xy']:.3f} / {values['clusters_polar']:.3f}" if "clusters_xy" in values
+                    else "-")
+        return [f"{values['xy']:.3f} / {values['polar']:.3f}", clusters, f"{values['max']:.3f}"]
+
+    lines.append("| random init | " + " | ".join(leakage_cells(random_leakage)) + " |"
                  + ("" if not args.probe else " - |" * len(args.probe_tasks)))
     for name, arm in arms.items():
-        cells = [f"{arm['position_leakage']['xy']:.3f}", f"{arm['position_leakage']['polar']:.3f}"]
+        cells = leakage_cells(arm["position_leakage"])
         if args.probe:
             cells += [f"{arm['probe_dice'][t]['ld']:.3f} / {arm['probe_dice'][t]['random']:.3f}"
                       for t in args.probe_tasks]

@@ -18,8 +18,9 @@ any channel > 0.04 of the [0, 1] view, eroded by 2 px.
     python benchmarks/position_leakage.py --checkpoint runs/ld/checkpoints/model.pt --name "LD 100 epochs" \\
         --num_images 8 --json docs/results/position_leakage.json
 
-Prints a Markdown table (weights, xy R², polar R²); ``--json FILE`` writes ``{"rows": [{"name", "checkpoint",
-"xy", "polar"}], "settings": {...}, "command": "..."}``. :func:`measure` returns the rows for other benchmarks.
+The same R² of the soft cluster assignments (``clusters_xy``, ``clusters_polar``) is reported where the network has a
+clustering head. Prints a Markdown table; ``--json FILE`` writes ``{"rows": [{"name", "checkpoint", "xy", "polar",
+"clusters_xy", "clusters_polar"}], "settings": {...}, "command": "..."}``. :func:`measure` returns the rows for other benchmarks.
 """
 
 from __future__ import annotations
@@ -156,12 +157,15 @@ def build_network(
 
 
 @torch.no_grad()
-def embed(net: LocalDiscriminationNet, views: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
-    """(N, D, H, W) embedding of un-normalised [0, 1] views (ImageNet-normalised here), one view at a time."""
+def embed(
+    net: LocalDiscriminationNet, views: torch.Tensor, device: str | torch.device = "cpu", key: str = "embedding"
+) -> torch.Tensor:
+    """(N, D, H, W) network output ``key`` (the embedding, or the cluster ``"assignment"``) of un-normalised
+    [0, 1] views (ImageNet-normalised here), one view at a time."""
     net = net.to(device).eval()
     mean = torch.tensor(MEAN).reshape(1, -1, 1, 1)
     std = torch.tensor(STD).reshape(1, -1, 1, 1)
-    out = [net(((v[None] - mean) / std).to(device))["embedding"].float().cpu() for v in views]
+    out = [net(((v[None] - mean) / std).to(device))[key].float().cpu() for v in views]
     return torch.cat(out)
 
 
@@ -191,7 +195,8 @@ def measure(
         padding_modes: the network's padding per checkpoint (default ``"zeros"`` for all).
 
     Returns:
-        ``[{"name", "checkpoint", "xy", "polar"}, ...]``; ``checkpoint`` is None for the random network.
+        ``[{"name", "checkpoint", "xy", "polar", "clusters_xy", "clusters_polar"}, ...]`` (the cluster values where
+        the network has a clustering head); ``checkpoint`` is None for the random network.
     """
     checkpoints = [str(c) for c in checkpoints]
     names = list(names) if names else list(checkpoints)
@@ -216,13 +221,20 @@ def measure(
         else:
             net = build_network(state, padding_mode)
         leakage = position_leakage(embed(net, views, device), foreground=foreground)
-        rows.append({"name": name, "checkpoint": path, "xy": leakage["xy"], "polar": leakage["polar"]})
+        row = {"name": name, "checkpoint": path, "xy": leakage["xy"], "polar": leakage["polar"]}
+        if net.num_clusters:  # the soft cluster assignments, where the shortcut's rings show first
+            clusters = position_leakage(embed(net, views, device, "assignment"), foreground=foreground)
+            row.update(clusters_xy=clusters["xy"], clusters_polar=clusters["polar"])
+        rows.append(row)
     return rows
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    lines = ["| weights | xy R² | polar R² |", "|---|---|---|"]
-    lines += [f"| {r['name']} | {r['xy']:.3f} | {r['polar']:.3f} |" for r in rows]
+    lines = ["| weights | embedding xy R² | embedding polar R² | clusters xy R² | clusters polar R² |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        clusters = [f"{r[k]:.3f}" if k in r else "-" for k in ("clusters_xy", "clusters_polar")]
+        lines.append(f"| {r['name']} | {r['xy']:.3f} | {r['polar']:.3f} | " + " | ".join(clusters) + " |")
     return "\n".join(lines)
 
 

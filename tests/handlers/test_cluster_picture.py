@@ -50,9 +50,10 @@ def test_cluster_picture_handler(tmp_path, num_clusters):
     assert torch.equal(bn.running_mean, stats_before)  # eval mode: BatchNorm statistics untouched
     # position leakage of the fixed images: finite R² values in the engine's metrics
     leakage = handler.last_leakage
-    assert set(leakage) == {"xy", "polar"}
-    assert engine.state.metrics["position_leakage_xy"] == leakage["xy"]
-    assert engine.state.metrics["position_leakage_polar"] == leakage["polar"]
+    clusters = {"clusters_xy", "clusters_polar"} if num_clusters else set()  # the assignments, with a head
+    assert set(leakage) == {"xy", "polar"} | clusters
+    for name in leakage:
+        assert engine.state.metrics[f"position_leakage_{name}"] == leakage[name]
     assert all(np.isfinite(v) and v <= 1 for v in leakage.values())
 
 
