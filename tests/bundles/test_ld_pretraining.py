@@ -69,6 +69,31 @@ def test_train_config_has_monai_properties():
     assert multi.get("train#dataloader#batch_size") == "@batch_size"  # the rest of train.json is kept
 
 
+def test_model_pt_keeps_the_lowest_validation_loss(tmp_path):
+    """The bundle's model.pt saver, driven by an evaluator whose val_loss goes 3, 2, 1, 4: model.pt holds the
+    weights of epoch 3 (the loss is lower-is-better: without key_metric_negative_sign it kept epoch 1)."""
+    from ignite.engine import Engine, Events
+
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "train.json"))
+    spec = next(h for h in parser.get("validate#handlers") if h.get("key_metric_filename") == "model.pt")
+    net = torch.nn.Linear(1, 1)
+    saver_spec = {**spec, "save_dir": str(tmp_path), "save_dict": {"model": net}}
+    saver = ConfigParser({"saver": saver_spec}).get_parsed_content("saver")
+    losses = [3.0, 2.0, 1.0, 4.0]
+    evaluator = Engine(lambda engine, batch: None)
+
+    @evaluator.on(Events.EPOCH_COMPLETED)
+    def score(engine):  # the weights of epoch e are e; the saver runs after this handler
+        net.bias.data.fill_(float(engine.state.epoch))
+        engine.state.metrics["val_loss"] = losses[engine.state.epoch - 1]
+
+    evaluator.state.key_metric_name = "val_loss"
+    saver.attach(evaluator)
+    evaluator.run([0], max_epochs=len(losses))
+    assert float(torch.load(tmp_path / "model.pt", weights_only=True)["bias"]) == 3.0
+
+
 def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
     images = data_dir / "fundus" / "DRIVE" / "training" / "images"
     subset = tmp_path / "drive"
