@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -113,7 +114,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(f"\n{args.bundle}, label fraction {args.label_fraction}, epochs {args.frozen_epochs}+{args.fine_epochs}, "
           f"image {args.image_size}\n\n{table}")
-    record = {"args": vars(args), "results": results, "table": table}
+    record = {"args": vars(args), "results": results, "table": table, "command": shlex.join(["python", *sys.argv])}
     (out / "transfer_results.json").write_text(json.dumps(record, indent=1))
     print(f"\nresults: {out / 'transfer_results.json'}")
 
