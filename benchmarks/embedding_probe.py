@@ -62,7 +62,7 @@ from ld_monai.metrics import dice_per_image, fit_linear_probe, sample_probe_pixe
 from ld_monai.networks import HypercolumnEmbedding, LocalDiscriminationNet, load_pretrained
 from ld_monai.transforms import segmentation_preprocessing
 from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
-from ld_monai.utils import atomic_write
+from ld_monai.utils import atomic_write_json
 
 TASKS = ("vessel", "disc", "cup", "lung")
 NETWORKS = ("random", "ld")
@@ -345,8 +345,7 @@ def main() -> None:
     if "lung_input" in result["settings"]:
         print(f"\nlung: {result['settings']['lung_input']}")
     if args.json:
-        text = json.dumps(result, indent=1) + "\n"
-        path = atomic_write(args.json, lambda f: f.write(text.encode("utf-8")))
+        path = atomic_write_json(args.json, result)
         print(f"\nresults: {path}")
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ld_monai.utils import atomic_write
+from ld_monai.utils import atomic_write_json
 
 HERE = Path(__file__).resolve().parent
 LEAKAGE_KEYS = ("xy", "polar", "clusters_xy", "clusters_polar")
@@ -143,8 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             record[key]["source"] = str(path)
     record["command"] = command
     if args.json:
-        text = json.dumps(record, indent=1) + "\n"
-        atomic_write(args.json, lambda f: f.write(text.encode("utf-8")))
+        atomic_write_json(args.json, record)
         print(f"\nwrote {args.json}")
     return record
 

@@ -26,7 +26,6 @@ clustering head. Prints a Markdown table; ``--json FILE`` writes ``{"rows": [{"n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -46,7 +45,7 @@ from monai.transforms import (
 from ld_monai.metrics import field_of_view_foreground, position_leakage
 from ld_monai.networks import LocalDiscriminationNet, load_matching_state_dict
 from ld_monai.transforms import EnsureChannelsd, FundusFieldOfViewCropd, LocalDiscriminationViewsd
-from ld_monai.utils import atomic_write
+from ld_monai.utils import atomic_write_json
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".gif"}
@@ -269,8 +268,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             },
             "command": command,
         }
-        text = json.dumps(record, indent=1) + "\n"
-        atomic_write(args.json, lambda f: f.write(text.encode("utf-8")))
+        atomic_write_json(args.json, record)
         print(f"wrote {args.json}")
     return rows
 

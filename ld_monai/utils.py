@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_write", "atomic_torch_save"]
+__all__ = ["atomic_write", "atomic_torch_save", "atomic_write_json"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -60,3 +61,9 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
         PosixPath('/tmp/ckpt/model.pt')
     """
     return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_json(path: str | os.PathLike, record: Any) -> Path:
+    """Write ``record`` as indented JSON (a results file of record), atomically (:func:`atomic_write`)."""
+    text = json.dumps(record, indent=1) + "\n"
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
