@@ -7,8 +7,9 @@ in one run:
 * position leakage (``benchmarks/position_leakage.py``): the held-out R² of pixel position -> embedding and ->
   soft cluster assignments, each in (row, col) and in (radius, angle) about the field-of-view centre; the headline
   is the largest of the four (the shortcut's rings show in the clusters first);
-* the anatomy probe (``benchmarks/embedding_probe.py``, optional with ``--probe``): linear probes on frozen
-  encoder hypercolumns, LD against a random network, Dice for DRIVE vessels, Drishti-GS1 disc and cup, lungs;
+* the anatomy probe (``benchmarks/embedding_probe.py``; run here with ``--probe``, or read from that benchmark's
+  ``--json`` with ``--probe_result NAME=FILE``): linear probes on frozen encoder hypercolumns, LD against a random
+  network, Dice for DRIVE vessels, Drishti-GS1 disc and cup, lungs;
 
 and it folds in transfer results written by ``benchmarks/transfer.py`` (``--transfer_25`` / ``--transfer_100``:
 its ``transfer_results.json``, random and LD init on DRIVE at 25 % and 100 % of the labels).
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--after", help="the arm of the new default")
     parser.add_argument("--probe", action="store_true", help="also run the anatomy probe of every arm")
     parser.add_argument("--probe_tasks", nargs="+", default=["vessel", "disc", "cup", "lung"])
+    parser.add_argument("--probe_result", action="append", default=[], type=lambda t: t.split("=", 1),
+                        metavar="NAME=FILE", help="an arm's probe, from embedding_probe.py --json (instead of --probe)")
     parser.add_argument("--num_images", type=int, default=8, help="views of DRIVE test images for the leakage")
     parser.add_argument("--transfer_25", help="transfer_results.json of the --after arm at 25 %% of the labels")
     parser.add_argument("--transfer_100", help="transfer_results.json of the --after arm at 100 %% of the labels")
@@ -102,6 +105,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     random_leakage = leakage_values(rows[0])
     print(leakage.markdown_table(rows), flush=True)
 
+    probed = bool(args.probe or args.probe_result)
+    for name, path in args.probe_result:
+        if name not in arms:
+            parser.error(f"--probe_result {name!r} is not one of the arms {names}.")
+        result = json.loads(Path(path).read_text())
+        arms[name].update(probe_dice=result["probe_dice"], probe_dice_embedding=result["probe_dice_embedding"],
+                          probe_source={"file": str(path), "command": result.get("command")})
     if args.probe:
         probe = _benchmark("embedding_probe")
         for name, path, padding in args.arm:
@@ -112,9 +122,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(probe.markdown_table(result), flush=True)
 
     header = "| arm | leakage: embedding xy / polar | clusters xy / polar | headline |"
-    lines = [header + ("" if not args.probe else
+    lines = [header + ("" if not probed else
              " | ".join([""] + [f"probe {t} (LD / random)" for t in args.probe_tasks]) + " |"),
-             "|---|---|---|---|" + ("---|" * len(args.probe_tasks) if args.probe else "")]
+             "|---|---|---|---|" + ("---|" * len(args.probe_tasks) if probed else "")]
 
     def leakage_cells(values: dict[str, float]) -> list[str]:
         clusters = (f"{values['clusters_xy']:.3f} / {values['clusters_polar']:.3f}" if "clusters_xy" in values
@@ -122,12 +132,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return [f"{values['xy']:.3f} / {values['polar']:.3f}", clusters, f"{values['max']:.3f}"]
 
     lines.append("| random init | " + " | ".join(leakage_cells(random_leakage)) + " |"
-                 + ("" if not args.probe else " - |" * len(args.probe_tasks)))
+                 + ("" if not probed else " - |" * len(args.probe_tasks)))
     for name, arm in arms.items():
         cells = leakage_cells(arm["position_leakage"])
-        if args.probe:
+        if probed:
             cells += [f"{arm['probe_dice'][t]['ld']:.3f} / {arm['probe_dice'][t]['random']:.3f}"
-                      for t in args.probe_tasks]
+                      if "probe_dice" in arm else "-" for t in args.probe_tasks]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     print("\n" + "\n".join(lines), flush=True)
 
@@ -135,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.before and args.after:
         record["position_leakage"] = {"before": arms[args.before]["position_leakage"]["max"],
                                       "after": arms[args.after]["position_leakage"]["max"]}
-    if args.after and args.probe:
+    if args.after and "probe_dice" in arms.get(args.after, {}):
         record["probe_dice"] = arms[args.after]["probe_dice"]
     for key, path in (("transfer_drive_25", args.transfer_25), ("transfer_drive_100", args.transfer_100)):
         if path:
