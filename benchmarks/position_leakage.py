@@ -12,15 +12,16 @@ Views: the LD pretraining preprocessing of ``bundles/ld_pretraining/configs/trai
 ``EnsureChannelsd``, ``FundusFieldOfViewCropd``, scale to [0, 1], ``Resized`` to ``image_size`` with area
 interpolation), then the first view of a seeded validation item of ``LocalDiscriminationViewsd`` (the paper's
 augmentation: any rotation, a 0.9-1.0 crop, colour jitter) and ImageNet normalisation. Upright centre crops hide
-the shortcut: a code of the distance to the crop's and the field of view's border shows where those borders move. The field of view is
-any channel > 0.04 of the [0, 1] view, eroded by 2 px.
+the shortcut: a code of the distance to the crop's and the field of view's border shows where those borders move.
+The field of view is any channel > 0.04 of the [0, 1] view, eroded by 2 px.
 
     python benchmarks/position_leakage.py --checkpoint runs/ld/checkpoints/model.pt --name "LD 100 epochs" \\
         --num_images 8 --json docs/results/position_leakage.json
 
-The same R² of the soft cluster assignments (``clusters_xy``, ``clusters_polar``) is reported where the network has a
-clustering head. Prints a Markdown table; ``--json FILE`` writes ``{"rows": [{"name", "checkpoint", "xy", "polar",
-"clusters_xy", "clusters_polar"}], "settings": {...}, "command": "..."}``. :func:`measure` returns the rows for other benchmarks.
+The same R² of the soft cluster assignments (``clusters_xy``, ``clusters_polar``) is reported where the network has
+a clustering head. Prints a Markdown table; ``--json FILE`` writes ``{"rows": [{"name", "checkpoint", "xy",
+"polar", "clusters_xy", "clusters_polar"}], "settings": {...}, "command": "..."}``. :func:`measure` returns the
+rows for other benchmarks.
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     command = shlex.join(["python", *(sys.argv if argv is None else ["benchmarks/position_leakage.py", *argv])])
     image_paths = find_images(args.images or default_image_dir(), args.num_images)
     views = load_views(image_paths, args.image_size, args.crop_size)
-    print(f"{len(image_paths)} views of {image_paths[0].parent} ({args.image_size} px, LD validation views of {args.crop_size})")
+    print(f"{len(image_paths)} LD validation views ({args.crop_size} of {args.image_size} px), {image_paths[0].parent}")
     rows = measure(args.checkpoint, args.name, views=views, padding_modes=args.padding_mode)
     print(markdown_table(rows), flush=True)
     if args.json:

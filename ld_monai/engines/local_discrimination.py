@@ -2,7 +2,8 @@
 """Ignite/MONAI engines for local-discrimination pretraining (Chen et al., arXiv 2108.09440).
 
 A batch from :class:`ld_monai.transforms.LocalDiscriminationViewsd` holds ``views`` (B, 5, C, S, S),
-``rotation_k`` (B, 2), ``mix_lambda`` (B,) and, optionally, ``crop_boxes`` (B, 2, 2, 4). :func:`prepare_local_discrimination_batch` turns it into the
+``rotation_k`` (B, 2), ``mix_lambda`` (B,) and, optionally, ``crop_boxes`` (B, 2, 2, 4).
+:func:`prepare_local_discrimination_batch` turns it into the
 network input (5B, C, S, S), stacked view-major as the research code does, and the loss targets; the trainer is
 MONAI's :class:`~monai.engines.SupervisedTrainer` (AMP, gradient accumulation, ``compile``, handlers, events)
 with the LD objective as its loss, and the evaluator computes the same objective on fixed validation views.
@@ -59,7 +60,11 @@ def local_discrimination_terms(
 ) -> dict[str, torch.Tensor]:
     """Apply ``loss`` to a network output dict and the targets of :func:`prepare_local_discrimination_batch`."""
     return loss(
-        pred["embedding"], pred.get("assignment"), targets["rotation_k"], targets["mix_lambda"], targets.get("crop_boxes")
+        pred["embedding"],
+        pred.get("assignment"),
+        targets["rotation_k"],
+        targets["mix_lambda"],
+        targets.get("crop_boxes"),
     )
 
 

@@ -219,15 +219,15 @@ class ClusterEmbeddingPicture:
     Position leakage (``position_leakage=True``, needs at least 2 images): the held-out R² of predicting the
     embedding of the fixed images from pixel position alone, :func:`ld_monai.metrics.position_leakage` (``"xy"``:
     (row, col) Fourier features; ``"polar"``: radius x angle about the field-of-view centre), inside the field of
-    view of each image (:func:`ld_monai.metrics.field_of_view_foreground` of the un-normalised images: any
-    channel > ``leakage_foreground_threshold``, eroded by ``leakage_erosion`` pixels; ``None`` counts every
-    pixel; an image without foreground counts every pixel). ~1 means the embedding is a position code (the
-    zero-padding shortcut of LD on small data), ~0 that position tells nothing about it. The same is measured for
-    the soft cluster assignments when the network has a clustering head (``"clusters_xy"``, ``"clusters_polar"``:
-    the shortcut's rings show there first). The values are written in the picture's title ("position leakage R²:
-    embedding xy 0.06, polar 0.08; clusters xy 0.31, polar 0.29"), logged, kept in ``self.last_leakage`` and
-    stored in ``engine.state.metrics`` (``position_leakage_xy``, ``position_leakage_polar``,
-    ``position_leakage_clusters_xy``, ``position_leakage_clusters_polar``). A non-finite embedding (a diverged run) gives NaN values and a warning
+    view of each image (:func:`ld_monai.metrics.field_of_view_foreground` of the un-normalised images: any channel >
+    ``leakage_foreground_threshold``, eroded by ``leakage_erosion`` pixels; ``None`` counts every pixel; an image
+    without foreground counts every pixel). ~1 means the embedding is a position code (the zero-padding shortcut of
+    LD on small data), ~0 that position tells nothing about it. The same is measured for the soft cluster
+    assignments when the network has a clustering head (``"clusters_xy"``, ``"clusters_polar"``: the shortcut's
+    rings show there first). The values are written in the picture's title ("position leakage R²: embedding xy 0.06,
+    polar 0.08; clusters xy 0.31, polar 0.29"), logged, kept in ``self.last_leakage`` and stored in
+    ``engine.state.metrics`` (``position_leakage_xy``, ``position_leakage_polar``, ``position_leakage_clusters_xy``,
+    ``position_leakage_clusters_polar``). A non-finite embedding (a diverged run) gives NaN values and a warning
     instead of an exception, so the picture is still drawn.
 
     Handler order: MONAI's ``StatsHandler`` and ``TensorBoardStatsHandler`` log ``engine.state.metrics`` at

@@ -72,7 +72,8 @@ def match_cells_by_overlap(
     def best_1d(a: torch.Tensor, b: torch.Tensor, start: int, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
         lo1, hi1 = edges(a[:, start], a[:, start + 2], cells)
         lo2, hi2 = edges(b[:, start], b[:, start + 2], cells)
-        inter = (torch.minimum(hi1[:, :, None], hi2[:, None]) - torch.maximum(lo1[:, :, None], lo2[:, None])).clamp(min=0)
+        inter = torch.minimum(hi1[:, :, None], hi2[:, None]) - torch.maximum(lo1[:, :, None], lo2[:, None])
+        inter = inter.clamp(min=0)
         length, index = inter.max(dim=2)  # (N, cells)
         return index, length
 
