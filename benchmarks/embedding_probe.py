@@ -76,9 +76,8 @@ DATASETS = {
 
 
 def build_network(in_channels: int, padding_mode: str = "zeros") -> LocalDiscriminationNet:
-    """The one place networks are made: ``padding_mode`` is passed only when it is not the default ``zeros``."""
-    kwargs = {} if padding_mode == "zeros" else {"padding_mode": padding_mode}
-    return LocalDiscriminationNet(in_channels=in_channels, **kwargs)
+    """The one place networks are made, with the padding the checkpoint was trained with (not in its state dict)."""
+    return LocalDiscriminationNet(in_channels=in_channels, padding_mode=padding_mode)
 
 
 def network_pair(checkpoint: str, in_channels: int, seed: int, padding_mode: str, levels: Sequence[int]):
@@ -234,7 +233,7 @@ def measure(
         max_images: at most this many fit and score images per dataset (first in name order), for quick runs.
         split_fraction: fraction of the cxr_lungs patients scored (the others fit).
         seed: seeds the random network, the pixel samples and the patient split.
-        padding_mode: forwarded to the network constructor unless ``zeros``.
+        padding_mode: the padding of both networks (the LD checkpoint's; a state dict does not record it).
     """
     tasks = tuple(dict.fromkeys(tasks))
     unknown = set(tasks) - set(TASKS)
