@@ -125,11 +125,12 @@ class RandomPairDataset(Dataset, Randomizable):
         index = index % self.length
         if self.fixed:
             item_seed = (self.seed + index) % MAX_SEED
-            rng = np.random.RandomState(item_seed)
-            n = len(self.data)
-            a, b = int(rng.randint(n)), int(rng.randint(n))
             if self.distinct_batch:
                 a, b = self._distinct_pair(index)
+            else:
+                rng = np.random.RandomState(item_seed)
+                n = len(self.data)
+                a, b = int(rng.randint(n)), int(rng.randint(n))
             if self.transform is not None and hasattr(self.transform, "set_random_state"):
                 self.transform.set_random_state(seed=item_seed)
         elif self.distinct_batch:

@@ -90,9 +90,9 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
     * **crops**: by default both views of an image share T0's crop (the research code). With
       ``independent_crops=True`` the second view's crop box has the size of the first view's but its own place,
       drawn uniformly in the image (same flips and rotation, so the boxes live in one frame; use a
-      ``crop_scale`` below 1 to leave room to move); a grid cell then no longer sits at the same place of both views, so a code of the
-      position in the crop cannot satisfy the positives. The boxes are recorded for the overlap matching of
-      :class:`ld_monai.losses.LocalDiscriminationLoss`.
+      ``crop_scale`` below 1 to leave room to move); a grid cell then no longer sits at the same place of both
+      views, so a code of the position in the crop cannot satisfy the positives. The boxes are recorded for the
+      overlap matching of :class:`ld_monai.losses.LocalDiscriminationLoss`.
     * **mixup**: ``mix = lam * img1_view1 + (1 - lam) * img2_view1`` in [0, 1], ``lam ~ U(mix_range)``.
     * all five views normalised with ``(v - mean) / std`` per channel.
 
