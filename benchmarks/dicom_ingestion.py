@@ -127,7 +127,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dicom_ingestion_") as tmp:
         start = time.perf_counter()
         files, build_seconds = build(Path(args.png_dir), Path(tmp), args.n, args.size)
-        print(f"built {args.n} DICOMs + {args.n} PNGs of {args.size}x{args.size} in {time.perf_counter() - start:.0f} s")
+        seconds = time.perf_counter() - start
+        print(f"built {args.n} DICOMs + {args.n} PNGs of {args.size}x{args.size} in {seconds:.0f} s")
         dicoms = [p for name in VARIANTS for p in files[name]]
         groups = {**{name: files[name] for name in VARIANTS}, "all DICOM": dicoms, PNG: files[PNG]}
 
@@ -159,8 +160,8 @@ def main() -> None:
                     for name in VARIANTS}
 
     median = {g: {k: statistics.median(v) for k, v in r.items()} for g, r in rates.items()}
-    lines = [f"| files | transfer syntax | n | MB / file | build s / file | read (files/s) | "
-             f"read + preprocessing (files/s) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| files | transfer syntax | n | MB / file | build s / file | read (files/s) | "
+             "read + preprocessing (files/s) |", "|---|---|---|---|---|---|---|"]
     for group, paths in groups.items():
         syntax = syntaxes.get(group, "mixed" if group == "all DICOM" else "PNG")
         build_s = (f"{build_seconds[group] / len(paths):.3f}" if group in build_seconds

@@ -49,7 +49,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,6 @@ from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.utils import atomic_write_json
 
 TASKS = ("vessel", "disc", "cup", "lung")
-NETWORKS = ("random", "ld")
 FEATURES = ("hypercolumn", "embedding")
 #: dataset -> (preparer name, folder below the data root, structures, FOV mask key, modality)
 DATASETS = {
@@ -80,17 +79,21 @@ def build_network(in_channels: int, padding_mode: str = "zeros") -> LocalDiscrim
     return LocalDiscriminationNet(in_channels=in_channels, padding_mode=padding_mode)
 
 
-def network_pair(checkpoint: str, in_channels: int, seed: int, padding_mode: str, levels: Sequence[int]):
-    """``({"random": hypercolumn module, "ld": ...}, untouched keys of the LD network)``, both seeded."""
-    torch.manual_seed(seed)
-    random_net = build_network(in_channels, padding_mode)
-    torch.manual_seed(seed)
-    ld_net = build_network(in_channels, padding_mode)
-    untouched = load_pretrained(ld_net, checkpoint)
-    nets = {
-        name: HypercolumnEmbedding(net.eval(), levels, include_embedding=True).eval()
-        for name, net in (("random", random_net), ("ld", ld_net))
-    }
+def probe_networks(
+    checkpoints: Mapping[str, str], in_channels: int, seed: int, padding_mode: str, levels: Sequence[int]
+) -> tuple[dict, dict[str, list[str]]]:
+    """``({"random": hypercolumn module, name: ... per checkpoint}, {name: keys not in its checkpoint})``.
+
+    Every network is built after the same ``torch.manual_seed(seed)``, so keys missing from a checkpoint keep the
+    random network's values.
+    """
+    nets, untouched = {}, {}
+    for name, checkpoint in {"random": None, **checkpoints}.items():
+        torch.manual_seed(seed)
+        net = build_network(in_channels, padding_mode)
+        if checkpoint is not None:
+            untouched[name] = load_pretrained(net, checkpoint)
+        nets[name] = HypercolumnEmbedding(net.eval(), levels, include_embedding=True).eval()
     return nets, untouched
 
 
@@ -204,7 +207,7 @@ def probe_dataset(
 
 
 def measure(
-    checkpoint: str,
+    checkpoint: str | Mapping[str, str],
     xray_checkpoint: str | None = None,
     tasks: Sequence[str] = TASKS,
     data_dir: str | None = None,
@@ -222,7 +225,9 @@ def measure(
     "probe_dice_embedding_std", "per_image", "settings"}`` (see the module docstring).
 
     Args:
-        checkpoint: LD weights of the fundus network (in_channels=3): a ``model.pt`` or a training checkpoint.
+        checkpoint: LD weights of the fundus network (in_channels=3): a ``model.pt`` or a training checkpoint, named
+            ``"ld"`` in the results; or ``{name: path}`` to probe several (e.g. the checkpoints of one run) against
+            one random network in one pass over the data.
         xray_checkpoint: LD weights of an X-ray network (in_channels=1) for the lung task; without it the lung task
             feeds grayscale radiographs replicated to 3 channels into the fundus network.
         tasks: any of ``vessel``, ``disc``, ``cup``, ``lung`` (disc and cup share one feature pass).
@@ -235,6 +240,11 @@ def measure(
         seed: seeds the random network, the pixel samples and the patient split.
         padding_mode: the padding of both networks (the LD checkpoint's; a state dict does not record it).
     """
+    checkpoints = {"ld": checkpoint} if isinstance(checkpoint, (str, os.PathLike)) else dict(checkpoint)
+    if not checkpoints or "random" in checkpoints:
+        raise ValueError(f"name the LD checkpoints anything but 'random', got {list(checkpoints)}.")
+    if xray_checkpoint is not None and list(checkpoints) != ["ld"]:
+        raise ValueError("xray_checkpoint needs a single fundus checkpoint.")
     tasks = tuple(dict.fromkeys(tasks))
     unknown = set(tasks) - set(TASKS)
     if unknown or not tasks:
@@ -246,7 +256,8 @@ def measure(
     if not levels:
         raise ValueError("give at least one encoder level for the hypercolumn.")
     settings: dict = {
-        "checkpoint": str(checkpoint), "xray_checkpoint": None if xray_checkpoint is None else str(xray_checkpoint),
+        "checkpoint": {name: str(path) for name, path in checkpoints.items()},
+        "xray_checkpoint": None if xray_checkpoint is None else str(xray_checkpoint),
         "tasks": list(tasks), "image_size": image_size, "xray_image_size": xray_image_size, "pixels_per_task": pixels,
         "levels": list(levels), "max_images": max_images, "split_fraction": split_fraction, "seed": seed,
         "padding_mode": padding_mode, "probe": "class-balanced logistic regression, L-BFGS max_iter 200, "
@@ -255,11 +266,12 @@ def measure(
     }
     per_image: dict = {}
     total_start = time.time()
-    fundus_nets, untouched = network_pair(checkpoint, 3, seed, padding_mode, levels)
-    settings["ld_keys_not_in_checkpoint"] = len(untouched)
-    if untouched:
-        log(f"warning: {len(untouched)} keys of the LD network are not in {checkpoint} (e.g. {untouched[0]}): "
-            "they keep their seeded random values.")
+    fundus_nets, untouched = probe_networks(checkpoints, 3, seed, padding_mode, levels)
+    settings["ld_keys_not_in_checkpoint"] = {name: len(keys) for name, keys in untouched.items()}
+    for name, keys in untouched.items():
+        if keys:
+            log(f"warning: {len(keys)} keys of the LD network are not in {checkpoints[name]} (e.g. {keys[0]}): "
+                "they keep their seeded random values.")
     with tempfile.TemporaryDirectory(prefix="anatomy_probe_") as tmp:
         for dataset, (_, folder, structures, mask_key, modality) in DATASETS.items():
             wanted = [s for s in structures if s in tasks]
@@ -274,9 +286,9 @@ def measure(
             nets, to_input = fundus_nets, (lambda image: image)
             if modality == "xray":
                 if xray_checkpoint is not None:
-                    nets, xray_untouched = network_pair(xray_checkpoint, 1, seed, padding_mode, levels)
+                    nets, xray_untouched = probe_networks({"ld": xray_checkpoint}, 1, seed, padding_mode, levels)
                     settings["lung_input"] = "1-channel radiograph (mean 0.5, std 0.5) into the X-ray networks"
-                    settings["xray_ld_keys_not_in_checkpoint"] = len(xray_untouched)
+                    settings["xray_ld_keys_not_in_checkpoint"] = len(xray_untouched["ld"])
                 else:
                     to_input = gray_to_fundus_input
                     settings["lung_input"] = ("grayscale radiograph replicated to 3 channels, ImageNet-normalised, "
@@ -290,12 +302,13 @@ def measure(
             settings["seconds"][dataset] = round(time.time() - start, 1)
     settings["seconds"]["total"] = round(time.time() - total_start, 1)
     ordered = [t for t in TASKS if t in tasks]
+    names = list(fundus_nets)
     out = {
-        "probe_dice": {t: {n: float(np.mean(per_image[t][n]["hypercolumn"])) for n in NETWORKS} for t in ordered},
-        "probe_dice_embedding": {t: {n: float(np.mean(per_image[t][n]["embedding"])) for n in NETWORKS}
+        "probe_dice": {t: {n: float(np.mean(per_image[t][n]["hypercolumn"])) for n in names} for t in ordered},
+        "probe_dice_embedding": {t: {n: float(np.mean(per_image[t][n]["embedding"])) for n in names}
                                  for t in ordered},
-        "probe_dice_std": {t: {n: float(np.std(per_image[t][n]["hypercolumn"])) for n in NETWORKS} for t in ordered},
-        "probe_dice_embedding_std": {t: {n: float(np.std(per_image[t][n]["embedding"])) for n in NETWORKS}
+        "probe_dice_std": {t: {n: float(np.std(per_image[t][n]["hypercolumn"])) for n in names} for t in ordered},
+        "probe_dice_embedding_std": {t: {n: float(np.std(per_image[t][n]["embedding"])) for n in names}
                                      for t in ordered},
         "per_image": {t: per_image[t] for t in ordered},
         "settings": settings,
@@ -304,11 +317,12 @@ def measure(
 
 
 def markdown_table(result: dict) -> str:
-    """Task x {random, LD} x {hypercolumn, embedding}: mean ± std Dice over the test images."""
-    lines = ["| task | test images | random, hypercolumn | LD, hypercolumn | random, embedding | LD, embedding |",
-             "|---|---|---|---|---|---|"]
+    """Task x {random, LD ...} x {hypercolumn, embedding}: mean ± std Dice over the test images."""
+    names = [n for n in next(iter(result["per_image"].values())) if n != "names"]
+    header = [f"{n}, {f}" for f in FEATURES for n in names]
+    lines = ["| task | test images | " + " | ".join(header) + " |", "|---|---|" + "---|" * len(header)]
     for task, scores in result["per_image"].items():
-        cells = [f"{np.mean(scores[n][f]):.3f} ± {np.std(scores[n][f]):.3f}" for f in FEATURES for n in NETWORKS]
+        cells = [f"{np.mean(scores[n][f]):.3f} ± {np.std(scores[n][f]):.3f}" for f in FEATURES for n in names]
         lines.append(f"| {task} | {len(scores['names'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

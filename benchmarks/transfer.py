@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--frozen_epochs", type=int, default=100)
     parser.add_argument("--fine_epochs", type=int, default=100)
     parser.add_argument("--image_size", type=int, default=512)
+    parser.add_argument("--padding_mode", default="zeros", choices=["zeros", "reflect", "replicate"],
+                        help="padding of every arm's network: the mode the encoder was pretrained with")
     parser.add_argument("--inits", nargs="+", default=["random", "ld"], choices=["random", "ld", "ld_unfrozen"])
     parser.add_argument("--output_dir", default="runs/transfer")
     args = parser.parse_args()
@@ -73,7 +75,7 @@ def main() -> None:
     out = Path(args.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     common = {"datalist_file": str(Path(args.datalist).resolve()), "label_fraction": args.label_fraction,
-              "image_size": args.image_size, "num_workers": 0}
+              "image_size": args.image_size, "padding_mode": args.padding_mode, "num_workers": 0}
     encoder = str(Path(args.encoder).resolve())
     total = args.frozen_epochs + args.fine_epochs
     budgets = {
@@ -100,11 +102,12 @@ def main() -> None:
                   flush=True)
 
     structures = list(next(iter(results.values()))["dice"])
-    lines = [f"| init | seed | " + " | ".join(f"{s} Dice" for s in structures) + " | train time |",
+    lines = ["| init | seed | " + " | ".join(f"{s} Dice" for s in structures) + " | train time |",
              "|---|---|" + "---|" * len(structures) + "---|"]
     for record in results.values():
         cells = [f"{np.mean(record['dice'][s]):.4f} ± {np.std(record['dice'][s]):.4f}" for s in structures]
-        lines.append(f"| {record['init']} | {record['seed']} | " + " | ".join(cells) + f" | {record['train_seconds']} s |")
+        lines.append(f"| {record['init']} | {record['seed']} | " + " | ".join(cells)
+                     + f" | {record['train_seconds']} s |")
     for init in budgets:
         pooled = {s: [d for r in results.values() if r["init"] == init for d in r["dice"][s]] for s in structures}
         seed_means = {s: [np.mean(r["dice"][s]) for r in results.values() if r["init"] == init] for s in structures}

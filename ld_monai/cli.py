@@ -60,6 +60,10 @@ def demo(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir).resolve()
     overrides = dict(DEMO_OVERRIDES)
     overrides.update(dict(args.override or []))
+    ignored = [key for key, value in overrides.items() if value is None]
+    if ignored:
+        raise SystemExit(f"override(s) {ignored} set to null: monai.bundle.run ignores null overrides, so they would "
+                         "keep the bundle's values; give a value.")
     overrides["output_dir"] = str(output_dir)
     if args.xray and not args.dataset_dir:
         raise SystemExit("ld-monai demo --xray needs --dataset_dir (a folder of chest radiographs).")

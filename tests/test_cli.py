@@ -1,6 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 from __future__ import annotations
 
+import pytest
 import torch
 
 from ld_monai.cli import DEMO_OVERRIDES, main
@@ -22,6 +23,17 @@ def test_demo_on_embedded_fundus_photograph(tmp_path, capsys):
 def test_demo_reports_the_root_cause(tmp_path, capsys):
     assert main(["demo", "--output_dir", str(tmp_path), "--dataset_dir", str(tmp_path / "nowhere"), *TINY]) == 1
     assert "nowhere" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_demo_keeps_every_epoch_checkpoint_when_asked(tmp_path):
+    assert main(["demo", "--output_dir", str(tmp_path), *TINY, "-o", "keep_checkpoints=0"]) == 0
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("checkpoint_epoch=*.pt"))
+    assert kept == ["checkpoint_epoch=1.pt", "checkpoint_epoch=2.pt"]
+
+
+def test_demo_refuses_null_overrides_that_monai_would_ignore(tmp_path):
+    with pytest.raises(SystemExit, match="keep_checkpoints"):
+        main(["demo", "--output_dir", str(tmp_path), *TINY, "-o", "keep_checkpoints=null"])
 
 
 def test_demo_schedule_is_short():

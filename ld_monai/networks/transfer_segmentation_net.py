@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ld_monai.networks.blocks import ConvBNReLU
+from ld_monai.networks.blocks import ConvBNReLU, set_padding_mode
 from ld_monai.networks.local_discrimination_net import LocalDiscriminationDecoder, build_encoder
 
 __all__ = ["TransferSegmentationNet"]
@@ -36,6 +36,8 @@ class TransferSegmentationNet(nn.Module):
         encoder: ``"vgg_bn_tiny"`` (LD's), a MONAI ResNet name or a module (see
             :func:`ld_monai.networks.build_encoder`). Load LD weights with
             :func:`ld_monai.networks.load_pretrained` (an ``encoder.pt`` export or a pretraining ``model.pt``).
+        padding_mode: padding of every convolution, ``"zeros"`` (the paper's), ``"reflect"`` or ``"replicate"``;
+            use the mode the encoder was pretrained with (see :func:`ld_monai.networks.set_padding_mode`).
 
     Example::
 
@@ -44,7 +46,13 @@ class TransferSegmentationNet(nn.Module):
         torch.Size([2, 1, 64, 64])
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 1, encoder: str | nn.Module = "vgg_bn_tiny") -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 1,
+        encoder: str | nn.Module = "vgg_bn_tiny",
+        padding_mode: str = "zeros",
+    ) -> None:
         super().__init__()
         if out_channels < 1:
             raise ValueError(f"out_channels must be >= 1, got {out_channels}.")
@@ -59,6 +67,8 @@ class TransferSegmentationNet(nn.Module):
             nn.Conv2d(width, out_channels, 3, padding=1),
         )
         self.encoder_frozen = False
+        self.padding_mode = padding_mode
+        set_padding_mode(self, padding_mode)
 
     def freeze_encoder(self, frozen: bool = True) -> None:
         """Stop (``True``) or resume (``False``) training the encoder, BatchNorm statistics included."""

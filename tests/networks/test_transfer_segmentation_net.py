@@ -47,3 +47,16 @@ def test_bad_input_raises():
         TransferSegmentationNet(out_channels=0)
     with pytest.raises(ValueError, match=r"expected input \(B, 3"):
         TransferSegmentationNet()(torch.rand(1, 1, 32, 32))
+
+
+def test_padding_mode_reaches_every_convolution_and_hides_the_border():
+    """The transfer network pads as its encoder was pretrained: a constant image gives constant logits."""
+    torch.manual_seed(0)
+    net = TransferSegmentationNet(in_channels=3, padding_mode="reflect").eval()
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.padding[0]]
+    assert convs and all(m.padding_mode == "reflect" for m in convs)
+    with torch.no_grad():
+        logits = net(torch.full((1, 3, 48, 48), 0.3))
+    assert float((logits - logits[..., 24:25, 24:25]).abs().max()) < 1e-5
+    with pytest.raises(ValueError, match="padding mode"):
+        TransferSegmentationNet(padding_mode="edge")
