@@ -46,7 +46,8 @@ class EncoderExporter:
     The file holds only tensors, strings and ints, so it loads with ``torch.load(path, weights_only=True)``::
 
         {"encoder": encoder state dict (CPU tensors), "encoder_class": "ld_monai.networks.vgg_bn_tiny.VGGBNTinyEncoder",
-         "in_channels": 3, "out_channels": [16, 32, 64, 128, 128] (if the encoder has it), "epoch": 7}
+         "in_channels": 3, "out_channels": [16, 32, 64, 128, 128] (if the encoder has it),
+         "padding_mode": "reflect" (if the network has it), "epoch": 7}
 
     The state dict loads by name into a fresh encoder of that class (``load_state_dict(..., strict=True)``)
     or into a segmentation network with :func:`ld_monai.networks.load_matching_state_dict`. The file is
@@ -114,6 +115,9 @@ class EncoderExporter:
         out_channels = getattr(encoder, "out_channels", None)
         if isinstance(out_channels, (tuple, list)) and all(isinstance(c, int) for c in out_channels):
             payload["out_channels"] = [int(c) for c in out_channels]
+        padding_mode = getattr(network, "padding_mode", None)
+        if isinstance(padding_mode, str):
+            payload["padding_mode"] = padding_mode
         path = atomic_torch_save(payload, self.save_dir / self.filename.format(epoch=epoch))
         self.last_path = path
         logger.info("epoch %d: saved encoder (%s) to %s", epoch, payload["encoder_class"], path)

@@ -4,13 +4,18 @@ silently misaligns as soon as a module is added or reordered)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 
+from ld_monai.networks.blocks import set_padding_mode
+
 __all__ = ["load_matching_state_dict", "load_pretrained"]
+
+logger = logging.getLogger(__name__)
 
 
 def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
@@ -34,12 +39,15 @@ def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Te
     return sorted(set(own) - set(matched))
 
 
-def load_pretrained(model: nn.Module, path: str | os.PathLike) -> list[str]:
+def load_pretrained(model: nn.Module, path: str | os.PathLike, adopt_padding: bool = True) -> list[str]:
     """Load a checkpoint file into ``model`` by name (``torch.load(..., weights_only=True)``).
 
     Accepts a plain state dict (a bundle's ``model.pt``), a dict holding it under ``"model"`` (a training
     checkpoint), or an encoder export of :class:`ld_monai.handlers.EncoderExporter` (``"encoder"``: loaded into
-    ``model.encoder``). Returns the model's keys left untouched; see :func:`load_matching_state_dict`.
+    ``model.encoder``). An export records the padding mode the encoder was trained with; with ``adopt_padding``
+    every convolution of ``model`` then pads that way (:func:`ld_monai.networks.set_padding_mode`), so that the
+    features are those of pretraining. Returns the model's keys left untouched; see
+    :func:`load_matching_state_dict`.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist.")
@@ -47,7 +55,14 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike) -> list[str]:
     if not isinstance(checkpoint, Mapping):
         raise ValueError(f"checkpoint {path} is not a state dict (got {type(checkpoint).__name__}).")
     if "encoder" in checkpoint and isinstance(checkpoint["encoder"], Mapping):
-        return load_matching_state_dict(model, {f"encoder.{k}": v for k, v in checkpoint["encoder"].items()})
+        untouched = load_matching_state_dict(model, {f"encoder.{k}": v for k, v in checkpoint["encoder"].items()})
+        padding_mode = checkpoint.get("padding_mode")
+        if adopt_padding and isinstance(padding_mode, str):
+            set_padding_mode(model, padding_mode)
+            if hasattr(model, "padding_mode"):
+                model.padding_mode = padding_mode
+            logger.info("%s: the encoder was pretrained with %s padding; the network now pads so.", path, padding_mode)
+        return untouched
     if "model" in checkpoint and isinstance(checkpoint["model"], Mapping):
         checkpoint = checkpoint["model"]
     try:

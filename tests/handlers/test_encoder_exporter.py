@@ -11,7 +11,7 @@ from ignite.engine import Engine, Events
 from torch import nn
 
 from ld_monai.handlers import EncoderExporter
-from ld_monai.networks import LocalDiscriminationNet, VGGBNTinyEncoder
+from ld_monai.networks import LocalDiscriminationNet, TransferSegmentationNet, VGGBNTinyEncoder, load_pretrained
 from ld_monai.utils import atomic_torch_save
 
 
@@ -109,3 +109,19 @@ def test_encoder_exporter_only_on_best_follows_the_key_metric(tmp_path):
     exporter.attach(engine)
     engine.run([0], max_epochs=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc_1.pt", "enc_3.pt"]
+
+
+def test_transfer_network_adopts_the_exported_padding_mode(tmp_path):
+    """An encoder pretrained with reflect padding is fine-tuned with reflect padding, decoder included."""
+    engine = Engine(lambda e, b: None)
+    EncoderExporter(tmp_path, network=LocalDiscriminationNet(in_channels=3, padding_mode="reflect"),
+                    event="completed").attach(engine)
+    engine.run([0], max_epochs=1)
+    assert torch.load(tmp_path / "encoder.pt", weights_only=True)["padding_mode"] == "reflect"
+    net = TransferSegmentationNet(in_channels=3)  # zeros by default
+    load_pretrained(net, tmp_path / "encoder.pt")
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.padding[0]]
+    assert net.padding_mode == "reflect" and all(m.padding_mode == "reflect" for m in convs)
+    kept = TransferSegmentationNet(in_channels=3)
+    load_pretrained(kept, tmp_path / "encoder.pt", adopt_padding=False)
+    assert all(m.padding_mode == "zeros" for m in kept.modules() if isinstance(m, nn.Conv2d))
