@@ -31,7 +31,9 @@ def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Te
         if name not in own:
             continue
         if own[name].shape != value.shape:
-            raise ValueError(f"parameter {name!r}: checkpoint shape {tuple(value.shape)} != model {tuple(own[name].shape)}.")
+            raise ValueError(
+                f"parameter {name!r}: checkpoint shape {tuple(value.shape)} != model {tuple(own[name].shape)}."
+            )
         matched[name] = value
     if not matched:
         raise ValueError("no parameter of the checkpoint matches the model by name.")

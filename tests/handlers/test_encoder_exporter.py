@@ -56,7 +56,9 @@ def test_encoder_exporter_round_trip(tmp_path, caplog):
     exporter = EncoderExporter(tmp_path / "out")
     exporter.attach(engine)
     epochs = []
-    engine.add_event_handler(Events.EPOCH_COMPLETED, lambda e: epochs.append(torch.load(exporter.last_path, weights_only=True)["epoch"]))
+    engine.add_event_handler(
+        Events.EPOCH_COMPLETED, lambda e: epochs.append(torch.load(exporter.last_path, weights_only=True)["epoch"])
+    )
     with caplog.at_level(logging.INFO, logger="ld_monai.handlers.encoder_exporter"):
         engine.run([0], max_epochs=2)
     assert epochs == [1, 2]
@@ -72,7 +74,8 @@ def test_encoder_exporter_round_trip(tmp_path, caplog):
     for name, value in engine.network.encoder.state_dict().items():
         assert torch.equal(fresh.state_dict()[name], value), name
     # the weights really changed during training (the export is of the trained encoder, not a fresh one)
-    assert not all(torch.equal(a, b) for a, b in zip(VGGBNTinyEncoder(3).state_dict().values(), ckpt["encoder"].values()))
+    fresh_values = VGGBNTinyEncoder(3).state_dict().values()
+    assert not all(torch.equal(a, b) for a, b in zip(fresh_values, ckpt["encoder"].values()))
 
 
 def test_encoder_exporter_unwraps_dataparallel_and_formats_filename(tmp_path):
