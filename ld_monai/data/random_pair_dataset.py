@@ -7,6 +7,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from monai.transforms import Randomizable
 from monai.utils import MAX_SEED
 from torch.utils.data import Dataset
@@ -18,8 +19,9 @@ class RandomPairDataset(Dataset, Randomizable):
     """Fixed-length dataset whose every item is two images drawn at random, as in LD pretraining.
 
     Item ``i`` draws two indices ``a, b`` uniformly *with replacement* from ``range(len(data))`` and returns
-    ``transform({"image1": data[a]["image"], "image2": data[b]["image"]})`` (the dictionary itself when
-    ``transform`` is None). This is the research code's sampling (Chen et al., arXiv 2108.09440): an epoch
+    ``transform({"image1": data[a]["image"], "image2": data[b]["image"], "source_index": tensor([a, b])})`` (the
+    dictionary itself when ``transform`` is None); ``source_index`` tells the loss which images are copies of one
+    photograph. This is the research code's sampling (Chen et al., arXiv 2108.09440): an epoch
     is ``length`` pairs whatever the folder size, so a single image is a valid (if degenerate) training set.
 
     With replacement, one photograph can appear twice in a batch under two base transforms: a negative pair of
@@ -55,7 +57,7 @@ class RandomPairDataset(Dataset, Randomizable):
 
         >>> ds = RandomPairDataset([{"image": torch.rand(3, 8, 8)}] * 5, transform=None, length=100)
         >>> len(ds), sorted(ds[0])
-        (100, ['image1', 'image2'])
+        (100, ['image1', 'image2', 'source_index'])
     """
 
     def __init__(
@@ -138,7 +140,7 @@ class RandomPairDataset(Dataset, Randomizable):
         else:
             self.randomize()
             a, b = self._pair
-        pair = {"image1": self._image(a), "image2": self._image(b)}
+        pair = {"image1": self._image(a), "image2": self._image(b), "source_index": torch.tensor([a, b])}
         return pair if self.transform is None else self.transform(pair)
 
     def _image(self, idx: int) -> Any:

@@ -2,7 +2,8 @@
 """Ignite/MONAI engines for local-discrimination pretraining (Chen et al., arXiv 2108.09440).
 
 A batch from :class:`ld_monai.transforms.LocalDiscriminationViewsd` holds ``views`` (B, 5, C, S, S),
-``rotation_k`` (B, 2), ``mix_lambda`` (B,) and, optionally, ``crop_boxes`` (B, 2, 2, 4).
+``rotation_k`` (B, 2), ``mix_lambda`` (B,) and, optionally, ``crop_boxes`` (B, 2, 2, 4) and ``source_index`` (B, 2)
+(from :class:`ld_monai.data.RandomPairDataset`).
 :func:`prepare_local_discrimination_batch` turns it into the
 network input (5B, C, S, S), stacked view-major as the research code does, and the loss targets; the trainer is
 MONAI's :class:`~monai.engines.SupervisedTrainer` (AMP, gradient accumulation, ``compile``, handlers, events)
@@ -36,7 +37,7 @@ def prepare_local_discrimination_batch(
     batchdata: dict[str, Any], device: str | torch.device | None = None, non_blocking: bool = False, **kwargs: Any
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(B, 5, C, S, S) views -> inputs (5B, C, S, S) view-major, targets ``{"rotation_k", "mix_lambda"}`` (and
-    ``"crop_boxes"`` when the batch has them)."""
+    ``"crop_boxes"`` and ``"source_index"`` when the batch has them)."""
     for key in ("views", "rotation_k", "mix_lambda"):
         if key not in batchdata:
             raise KeyError(f"LD batch is missing {key!r}; build it with ld_monai.transforms.LocalDiscriminationViewsd.")
@@ -50,8 +51,9 @@ def prepare_local_discrimination_batch(
         "rotation_k": torch.as_tensor(batchdata["rotation_k"]).to(device=device, non_blocking=non_blocking),
         "mix_lambda": torch.as_tensor(batchdata["mix_lambda"]).to(device=device, non_blocking=non_blocking),
     }
-    if "crop_boxes" in batchdata:
-        targets["crop_boxes"] = torch.as_tensor(batchdata["crop_boxes"]).to(device=device, non_blocking=non_blocking)
+    for key in ("crop_boxes", "source_index"):
+        if key in batchdata:
+            targets[key] = torch.as_tensor(batchdata[key]).to(device=device, non_blocking=non_blocking)
     return inputs, targets
 
 
@@ -65,6 +67,7 @@ def local_discrimination_terms(
         targets["rotation_k"],
         targets["mix_lambda"],
         targets.get("crop_boxes"),
+        targets.get("source_index"),
     )
 
 

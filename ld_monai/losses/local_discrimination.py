@@ -101,7 +101,10 @@ class LocalDiscriminationLoss(_Loss):
       given, the cells of the two views of an image are matched by their overlap
       (:func:`match_cells_by_overlap`): only matched cells enter patch discrimination, as positive pairs, and a
       cell's positive is the cell of the other view that covers the same part of the image. Without boxes (or
-      with equal boxes) cell ``c`` of one view pairs with cell ``c`` of the other, as in the paper.
+      with equal boxes) cell ``c`` of one view pairs with cell ``c`` of the other, as in the paper;
+    * ``source_index`` (optional): (B, 2) index of the photograph behind image1 and image2 of each pair
+      (:class:`ld_monai.data.RandomPairDataset` records it). With ``repeated_image_negatives=False`` the patches of
+      two drawn copies of one photograph are not negatives of each other in patch discrimination.
 
     Returns a dict with the weighted total ``"loss"`` and the unweighted terms ``"pd"``, ``"mixup"`` and, with
     assignments, ``"region"`` and ``"entropy"``. Region features and entropy use the four non-mixup views.
@@ -114,6 +117,10 @@ class LocalDiscriminationLoss(_Loss):
             landmarks (its settings are unpublished; ours are in ``docs/oneshot_landmarks.md``).
         patch_temperature: 0.1. region_temperature: 0.2.
         pd_weight, mixup_weight, region_weight, entropy_weight: the paper's 1, 1, 10, 0.1.
+        repeated_image_negatives: whether patches of two copies of one photograph in a batch are negatives (the
+            paper: yes). A one-photograph data set always pairs the photograph with itself, and then identical
+            content at two places is a negative that only position can separate (a shortcut); ``False`` drops
+            those pairs (needs ``source_index``).
     """
 
     def __init__(
@@ -127,8 +134,10 @@ class LocalDiscriminationLoss(_Loss):
         entropy_weight: float = 0.1,
         center_sensitive: bool = False,
         center_sigma_fraction: float = 0.25,
+        repeated_image_negatives: bool = True,
     ) -> None:
         super().__init__()
+        self.repeated_image_negatives = bool(repeated_image_negatives)
         self.grid = tuple(grid)
         self.center_sensitive = bool(center_sensitive)
         self.center_sigma_fraction = float(center_sigma_fraction)
@@ -145,6 +154,7 @@ class LocalDiscriminationLoss(_Loss):
         rotation_k: torch.Tensor,
         mix_lambda: torch.Tensor,
         crop_boxes: torch.Tensor | None = None,
+        source_index: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         if embedding.ndim != 4 or embedding.shape[0] % NUM_VIEWS:
             raise ValueError(f"embedding must be (5B, D, H, W), got {tuple(embedding.shape)}.")
@@ -158,7 +168,7 @@ class LocalDiscriminationLoss(_Loss):
         view1 = patches[0:2].flatten(0, 1)
         view2 = realign_second_view(patches[2:4].flatten(0, 1), rotation_k.T.reshape(-1))
         terms = {
-            "pd": self._patch_term(view1, view2, crop_boxes, b),
+            "pd": self._patch_term(view1, view2, crop_boxes, self._row_sources(source_index, b, view1), b),
             "mixup": self.mixup_loss(patches[4], patches[0], patches[1], mix_lambda),
         }
         if assignment is not None:
@@ -172,13 +182,38 @@ class LocalDiscriminationLoss(_Loss):
         terms["loss"] = sum(self.weights[name] * value for name, value in terms.items())
         return terms
 
+    def _row_sources(
+        self, source_index: torch.Tensor | None, b: int, view1: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(sources, images)`` (2B, cells) ids of every patch of the first views, or None when repeated images
+        stay negatives."""
+        if self.repeated_image_negatives:
+            return None
+        if source_index is None:
+            raise ValueError("repeated_image_negatives=False needs the pairs' source_index (B, 2).")
+        source_index = torch.as_tensor(source_index, device=view1.device)
+        if source_index.shape != (b, 2):
+            raise ValueError(f"source_index must be (B, 2) = ({b}, 2), got {tuple(source_index.shape)}.")
+        cells = view1.shape[2] * view1.shape[3]
+        sources = source_index.T.reshape(-1, 1).expand(-1, cells)  # image-major like view1
+        images = torch.arange(2 * b, device=view1.device)[:, None].expand(-1, cells)
+        return sources, images
+
     def _patch_term(
-        self, view1: torch.Tensor, view2: torch.Tensor, crop_boxes: torch.Tensor | None, b: int
+        self,
+        view1: torch.Tensor,
+        view2: torch.Tensor,
+        crop_boxes: torch.Tensor | None,
+        ids: tuple[torch.Tensor, torch.Tensor] | None,
+        b: int,
     ) -> torch.Tensor:
         """Patch discrimination between first views (2B, D, gh, gw) and realigned second views, image-major
-        ``[image1 of each pair, image2 of each pair]``; with crop boxes, on the cells matched by overlap."""
+        ``[image1 of each pair, image2 of each pair]``; with crop boxes, on the cells matched by overlap; with
+        ``ids`` (sources, images per patch), copies of one photograph are not negatives of each other."""
         if crop_boxes is None:
-            return self.patch_loss(view1, view2)
+            if ids is None:
+                return self.patch_loss(view1, view2)
+            return self.patch_loss(view1, view2, ids[0].reshape(-1), ids[1].reshape(-1))
         boxes = torch.as_tensor(crop_boxes, device=view1.device)
         if boxes.shape != (b, 2, 2, 4):
             raise ValueError(f"crop_boxes must be (B, 2, 2, 4) = ({b}, 2, 2, 4), got {tuple(boxes.shape)}.")
@@ -189,4 +224,6 @@ class LocalDiscriminationLoss(_Loss):
         queries, keys = queries.transpose(1, 2)[valid], keys.transpose(1, 2)[valid]  # (K, D)
         if queries.shape[0] < 2:  # no pair of cells overlaps enough: nothing to discriminate in this batch
             return view1.sum() * 0.0
-        return self.patch_loss(queries, keys)
+        if ids is None:
+            return self.patch_loss(queries, keys)
+        return self.patch_loss(queries, keys, ids[0][valid], ids[1][valid])

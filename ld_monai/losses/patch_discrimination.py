@@ -16,7 +16,13 @@ from ld_monai.networks.pooling import l2_normalize
 __all__ = ["invariant_spreading_loss", "PatchDiscriminationLoss", "HypersphereMixupLoss", "flatten_patches"]
 
 
-def invariant_spreading_loss(queries: torch.Tensor, positives: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+def invariant_spreading_loss(
+    queries: torch.Tensor,
+    positives: torch.Tensor,
+    temperature: float = 0.1,
+    sources: torch.Tensor | None = None,
+    images: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Invariant-and-spreading instance loss of ``X = [queries; positives]`` (2K, D), unit rows.
 
     Row ``i`` and row ``(i + K) mod 2K`` are a positive pair; every other row is a negative. With
@@ -32,16 +38,31 @@ def invariant_spreading_loss(queries: torch.Tensor, positives: torch.Tensor, tem
         queries: (K, D) unit vectors.
         positives: (K, D) unit vectors; row k is the positive of ``queries[k]``.
         temperature: T, 0.1 in the paper.
+        sources, images: optional (K,) integer ids of the photograph and of the image (a drawn copy of it) each
+            row comes from. Rows of *different images of the same photograph* are then not negatives of each other
+            (dropped from ``Z_i`` and from the sum): the same content at two places is not a different patch, and
+            only position could tell the copies apart. Rows of one image stay negatives, as in the paper.
     """
     if queries.ndim != 2 or queries.shape != positives.shape:
-        raise ValueError(f"queries and positives must both be (K, D), got {tuple(queries.shape)}, {tuple(positives.shape)}.")
+        raise ValueError(
+            f"queries and positives must both be (K, D), got {tuple(queries.shape)}, {tuple(positives.shape)}."
+        )
     if queries.shape[0] < 2:
         raise ValueError("need at least two pairs: a single pair has no negatives.")
     x = torch.cat([queries, positives], dim=0)
     n = x.shape[0]
     logits = (x @ x.detach().T) / temperature
-    eye = torch.eye(n, dtype=torch.bool, device=x.device)
-    logits = logits.masked_fill(eye, float("-inf"))
+    dropped = torch.eye(n, dtype=torch.bool, device=x.device)
+    if (sources is None) != (images is None):
+        raise ValueError("give both `sources` and `images` (or neither).")
+    if sources is not None:
+        if sources.shape != (n // 2,) or images.shape != (n // 2,):
+            raise ValueError(
+                f"sources and images must be ({n // 2},), got {tuple(sources.shape)}, {tuple(images.shape)}."
+            )
+        src, img = sources.repeat(2).to(x.device), images.repeat(2).to(x.device)
+        dropped = dropped | ((src[:, None] == src[None]) & (img[:, None] != img[None]))
+    logits = logits.masked_fill(dropped, float("-inf"))
     log_z = torch.logsumexp(logits, dim=1, keepdim=True)
     log_q = logits - log_z  # log Q_ik, -inf on the diagonal
     pos_index = torch.arange(n, device=x.device).roll(-(n // 2)).unsqueeze(1)
@@ -69,7 +90,8 @@ class PatchDiscriminationLoss(_Loss):
         temperature: 0.1 in the paper.
 
     Inputs: ``view1`` and ``view2`` unit patch features (B, D, gh, gw) (or flattened (K, D)), with ``view2``
-    already realigned to ``view1`` (rotations undone). Output: scalar.
+    already realigned to ``view1`` (rotations undone); optionally ``sources`` and ``images``, (K,) ids per patch
+    row (see :func:`invariant_spreading_loss`). Output: scalar.
 
     Example::
 
@@ -83,8 +105,16 @@ class PatchDiscriminationLoss(_Loss):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
-        return invariant_spreading_loss(flatten_patches(view1), flatten_patches(view2), self.temperature)
+    def forward(
+        self,
+        view1: torch.Tensor,
+        view2: torch.Tensor,
+        sources: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return invariant_spreading_loss(
+            flatten_patches(view1), flatten_patches(view2), self.temperature, sources, images
+        )
 
 
 class HypersphereMixupLoss(_Loss):

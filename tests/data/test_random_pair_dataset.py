@@ -39,6 +39,8 @@ def test_random_pair_length_and_content():
     values = {v for pair in items for v in pair}
     assert values <= set(range(7)) and len(values) > 3  # draws from the whole set
     assert any(a == b for a, b in _items(RandomPairDataset(_data(2), None, length=40)))  # with replacement
+    for item in ds:  # the index of each image's photograph, for the loss
+        assert item["source_index"].tolist() == [item["image1"].flatten()[0], item["image2"].flatten()[0]]
     with pytest.raises(IndexError):
         ds[50]
 

@@ -111,3 +111,17 @@ def test_paper_weights_and_rotated_views_realign():
     aligned = loss(z, None, k_used, lam)["pd"]
     misaligned = loss(z, None, torch.zeros_like(k_used), lam)["pd"]
     assert aligned < misaligned
+
+
+@pytest.mark.parametrize("with_boxes", [False, True])
+def test_repeated_image_negatives_only_matter_for_copies_of_one_photograph(with_boxes):
+    z, a, k, lam = inputs()
+    boxes = torch.tensor([0.0, 0.0, 16.0, 16.0]).expand(2, 2, 2, 4) if with_boxes else None
+    paper = LocalDiscriminationLoss(grid=(4, 4))
+    dropping = LocalDiscriminationLoss(grid=(4, 4), repeated_image_negatives=False)
+    distinct = torch.tensor([[0, 1], [2, 3]])
+    torch.testing.assert_close(dropping(z, a, k, lam, boxes, distinct)["pd"], paper(z, a, k, lam, boxes)["pd"])
+    one_photo = torch.zeros(2, 2, dtype=torch.long)  # the one-image demo: every image is the same photograph
+    assert float(dropping(z, a, k, lam, boxes, one_photo)["pd"]) != pytest.approx(float(paper(z, a, k, lam)["pd"]))
+    with pytest.raises(ValueError, match="source_index"):
+        dropping(z, a, k, lam, boxes)

@@ -75,3 +75,22 @@ def test_mixup_target_is_detached_lambda_mix():
     assert mixed.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="lambda"):
         loss(target, a, b, torch.tensor([0.5]))
+
+
+def test_a_second_copy_of_one_photograph_changes_nothing_when_copies_are_not_negatives():
+    """Two images of one photograph with identical features: dropping their mutual terms gives exactly the loss
+    of the photograph alone; as negatives (the paper) identical content must be told apart, and the loss rises."""
+    torch.manual_seed(0)
+    q, p = unit(16, 8), unit(16, 8)
+    alone = invariant_spreading_loss(q, p, 0.1)
+    twice_q, twice_p = torch.cat([q, q]), torch.cat([p, p])
+    images = torch.arange(2).repeat_interleave(16)
+    sources = torch.zeros(32, dtype=torch.long)
+    dropped = invariant_spreading_loss(twice_q, twice_p, 0.1, sources, images)
+    torch.testing.assert_close(dropped, alone, rtol=1e-6, atol=1e-6)
+    assert float(invariant_spreading_loss(twice_q, twice_p, 0.1)) > float(alone) + 1.0
+    # distinct photographs: nothing is dropped
+    distinct = invariant_spreading_loss(twice_q, twice_p, 0.1, images, images)
+    torch.testing.assert_close(distinct, invariant_spreading_loss(twice_q, twice_p, 0.1))
+    with pytest.raises(ValueError, match="both"):
+        invariant_spreading_loss(q, p, 0.1, sources[:16])
