@@ -4,6 +4,7 @@
 Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``FooDict``):
 
 * :class:`FundusFieldOfViewCrop`: the retinal ROI (field-of-view) crop of the research preprocessing;
+* :class:`FundusFillOutsideFieldOfView`: the black surround filled with the retina's border colours;
 * :class:`XRayIntensityNormalize`: robust percentile scaling of radiographs to one channel in [0, 1];
 * :class:`LoadRadiograph`: DICOM (CR/DX), NIfTI or image file -> one channel in [0, 1], higher = more attenuating;
 * :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
@@ -38,6 +39,12 @@ from ld_monai.transforms.fundus import (
     FundusFieldOfViewCropD,
     FundusFieldOfViewCropd,
     FundusFieldOfViewCropDict,
+)
+from ld_monai.transforms.fundus_fill import (
+    FundusFillOutsideFieldOfView,
+    FundusFillOutsideFieldOfViewD,
+    FundusFillOutsideFieldOfViewd,
+    FundusFillOutsideFieldOfViewDict,
 )
 from ld_monai.transforms.labels import (
     CheckSegmentationLabel,
@@ -95,6 +102,10 @@ __all__ = [
     "FundusFieldOfViewCropd",
     "FundusFieldOfViewCropD",
     "FundusFieldOfViewCropDict",
+    "FundusFillOutsideFieldOfView",
+    "FundusFillOutsideFieldOfViewd",
+    "FundusFillOutsideFieldOfViewD",
+    "FundusFillOutsideFieldOfViewDict",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LocalDiscriminationViewsd",
