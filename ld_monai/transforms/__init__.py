@@ -4,7 +4,6 @@
 Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``FooDict``):
 
 * :class:`FundusFieldOfViewCrop`: the retinal ROI (field-of-view) crop of the research preprocessing;
-* :class:`FundusFillOutsideFieldOfView`: the black surround filled with the retina's border colours;
 * :class:`XRayIntensityNormalize`: robust percentile scaling of radiographs to one channel in [0, 1];
 * :class:`LoadRadiograph`: DICOM (CR/DX), NIfTI or image file -> one channel in [0, 1], higher = more attenuating;
 * :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
@@ -39,12 +38,6 @@ from ld_monai.transforms.fundus import (
     FundusFieldOfViewCropD,
     FundusFieldOfViewCropd,
     FundusFieldOfViewCropDict,
-)
-from ld_monai.transforms.fundus_fill import (
-    FundusFillOutsideFieldOfView,
-    FundusFillOutsideFieldOfViewD,
-    FundusFillOutsideFieldOfViewd,
-    FundusFillOutsideFieldOfViewDict,
 )
 from ld_monai.transforms.labels import (
     CheckSegmentationLabel,
@@ -102,10 +95,6 @@ __all__ = [
     "FundusFieldOfViewCropd",
     "FundusFieldOfViewCropD",
     "FundusFieldOfViewCropDict",
-    "FundusFillOutsideFieldOfView",
-    "FundusFillOutsideFieldOfViewd",
-    "FundusFillOutsideFieldOfViewD",
-    "FundusFillOutsideFieldOfViewDict",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LocalDiscriminationViewsd",
