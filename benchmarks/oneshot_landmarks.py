@@ -152,7 +152,8 @@ def build_methods(args, task: Task) -> tuple[dict, dict]:
             continue
         if weights not in networks:
             torch.manual_seed(0)
-            networks[weights] = LocalDiscriminationNet(in_channels=task.in_channels, num_clusters=0)
+            networks[weights] = LocalDiscriminationNet(in_channels=task.in_channels, num_clusters=0,
+                                                       padding_mode=args.padding_mode)
             if weights == "ld":
                 if not args.checkpoint:
                     raise SystemExit("--checkpoint is needed for the ld methods.")
@@ -307,6 +308,8 @@ def main() -> None:
                         "each in turn, with a summary over them")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint of ld_pretraining (e.g. the last epoch's)")
+    parser.add_argument("--padding_mode", default="reflect", choices=["zeros", "reflect", "replicate"],
+                        help="the padding the LD network was pretrained with (ld_pretraining >= 0.4.0: reflect)")
     parser.add_argument("--methods", nargs="+", default=["ld", "ld_adapted", "ld_adapted_crossfit", "ld_self_trained",
                                                          "ld_self_trained_crossfit", "ld_embedding", "ld_no_shape",
                                                          "ld_uniform", "random_init", "template_copy", "ncc",
