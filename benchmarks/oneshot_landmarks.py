@@ -47,6 +47,8 @@ import argparse
 import csv
 import json
 import os
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -267,8 +269,9 @@ def evaluate(args, task: Task, out: Path, suffix: str = "") -> dict:
             + "\n".join(lines) + "\n")
     print(text)
     (out / f"oneshot_{args.dataset}{suffix}.md").write_text(text, encoding="utf-8")
-    (out / f"oneshot_{args.dataset}{suffix}.json").write_text(json.dumps({**results, "config": vars(args)}, indent=1,
-                                                                       default=float), encoding="utf-8")
+    (out / f"oneshot_{args.dataset}{suffix}.json").write_text(json.dumps(
+        {**results, "config": vars(args), "command": shlex.join(["python", *sys.argv])}, indent=1, default=float),
+        encoding="utf-8")
     first = next(iter(found))
     per_image = np.nanmean(radial_errors(found[first], task.truth), axis=1)
     median = int(np.argsort(per_image)[len(per_image) // 2])
