@@ -109,6 +109,12 @@ class LocalDiscriminationLoss(_Loss):
     Returns a dict with the weighted total ``"loss"`` and the unweighted terms ``"pd"``, ``"mixup"`` and, with
     assignments, ``"region"`` and ``"entropy"``. Region features and entropy use the four non-mixup views.
 
+    With ``border_margin = f > 0`` every term sees only the inner part of each view: ``round(f H)`` pixels are cut
+    from every side of the (H, W) maps before pooling (the crop boxes shrink accordingly), so the grid covers the
+    centre of the view and none of the pixels on which the loss acts has the crop border inside its receptive field
+    when ``f H`` is at least half of it (about 128 px for the tiny VGG U-Net). The network still sees the whole
+    view: the margin is context, not a target (issue 15: the crop border gives position away). The paper: 0.
+
     Args:
         grid: patch grid, (8, 8) in the paper (56-px cells of a 448 crop).
         center_sensitive: pool each grid cell with a bell peaking at its centre
@@ -121,6 +127,7 @@ class LocalDiscriminationLoss(_Loss):
             paper: yes). A one-photograph data set always pairs the photograph with itself, and then identical
             content at two places is a negative that only position can separate (a shortcut); ``False`` drops
             those pairs (needs ``source_index``).
+        border_margin: fraction of the view's side cut from every border before the loss (see above), in [0, 0.5).
     """
 
     def __init__(
@@ -135,8 +142,12 @@ class LocalDiscriminationLoss(_Loss):
         center_sensitive: bool = False,
         center_sigma_fraction: float = 0.25,
         repeated_image_negatives: bool = True,
+        border_margin: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= border_margin < 0.5:
+            raise ValueError(f"border_margin must be in [0, 0.5), got {border_margin}.")
+        self.border_margin = float(border_margin)
         self.repeated_image_negatives = bool(repeated_image_negatives)
         self.grid = tuple(grid)
         self.center_sensitive = bool(center_sensitive)
@@ -158,7 +169,13 @@ class LocalDiscriminationLoss(_Loss):
     ) -> dict[str, torch.Tensor]:
         if embedding.ndim != 4 or embedding.shape[0] % NUM_VIEWS:
             raise ValueError(f"embedding must be (5B, D, H, W), got {tuple(embedding.shape)}.")
+        if assignment is not None and (
+            assignment.shape[0] != embedding.shape[0] or assignment.shape[2:] != embedding.shape[2:]
+        ):
+            raise ValueError(f"assignment {tuple(assignment.shape)} does not match embedding {tuple(embedding.shape)}.")
         b = embedding.shape[0] // NUM_VIEWS
+        if self.border_margin:
+            embedding, assignment, crop_boxes = self._inner_part(embedding, assignment, crop_boxes)
         rotation_k = torch.as_tensor(rotation_k, device=embedding.device).reshape(b, 2)
         if self.center_sensitive:
             patches = center_sensitive_grid_features(embedding, self.grid, self.center_sigma_fraction)
@@ -172,15 +189,29 @@ class LocalDiscriminationLoss(_Loss):
             "mixup": self.mixup_loss(patches[4], patches[0], patches[1], mix_lambda),
         }
         if assignment is not None:
-            if assignment.shape[0] != embedding.shape[0] or assignment.shape[2:] != embedding.shape[2:]:
-                raise ValueError(
-                    f"assignment {tuple(assignment.shape)} does not match embedding {tuple(embedding.shape)}."
-                )
             n = 4 * b
             terms["region"] = self.region_loss(region_features(embedding[:n], assignment[:n]))
             terms["entropy"] = self.entropy_loss(assignment[:n])
         terms["loss"] = sum(self.weights[name] * value for name, value in terms.items())
         return terms
+
+    def _inner_part(
+        self, embedding: torch.Tensor, assignment: torch.Tensor | None, crop_boxes: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The maps without ``border_margin`` of every side, and the crop boxes of what is left."""
+        h, w = embedding.shape[-2:]
+        mh, mw = round(self.border_margin * h), round(self.border_margin * w)
+        if h - 2 * mh < self.grid[0] or w - 2 * mw < self.grid[1]:
+            raise ValueError(f"border_margin {self.border_margin} leaves fewer pixels than grid {self.grid} cells "
+                             f"of a {h} x {w} map.")
+        embedding = embedding[..., mh:h - mh, mw:w - mw]
+        if assignment is not None:
+            assignment = assignment[..., mh:h - mh, mw:w - mw]
+        if crop_boxes is not None:
+            top, left, height, width = torch.as_tensor(crop_boxes, device=embedding.device).unbind(-1)
+            crop_boxes = torch.stack([top + height * (mh / h), left + width * (mw / w),
+                                      height * (1 - 2 * mh / h), width * (1 - 2 * mw / w)], dim=-1)
+        return embedding, assignment, crop_boxes
 
     def _row_sources(
         self, source_index: torch.Tensor | None, b: int, view1: torch.Tensor

@@ -133,6 +133,24 @@ def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
     assert resumed["trainer"]["iteration"] == 6 and resumed["trainer"]["max_epochs"] == 3
 
 
+def test_settings_against_the_position_shortcut_run_on_drive(data_dir, tmp_path):
+    """Every setting of issue 15 on at once (each is off in the paper's recipe): two epochs train and export."""
+    subset = tmp_path / "drive"
+    subset.mkdir()
+    for path in sorted((data_dir / "fundus" / "DRIVE" / "training" / "images").glob("*.tif"))[:3]:
+        shutil.copy(path, subset / path.name)
+    out = tmp_path / "run"
+    run_bundle(
+        str(CONFIGS / "train.json"), out, dataset_dir=str(subset), batch_size=2, padding_mode="reflect",
+        distinct_images=True, mirror=True, independent_crops=True, crop_scale=[0.5, 0.8], region_weight=1.0,
+        repeated_image_negatives=False, border_margin=0.25,
+    )
+    final = torch.load(out / "checkpoints" / "checkpoint_final.pt", weights_only=True)
+    assert final["trainer"]["iteration"] == 4
+    encoder = torch.load(out / "checkpoints" / "encoder.pt", weights_only=True)
+    assert encoder["padding_mode"] == "reflect"
+
+
 def test_chest_xray_variant(data_dir, tmp_path):
     """A folder mixing a PNG, a MONOCHROME1 JPEG 2000 DICOM without extension and a NIfTI, as hospitals have."""
     images = sorted((data_dir / "xray" / "cxr_lungs" / "images").iterdir())[:3]

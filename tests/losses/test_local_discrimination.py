@@ -125,3 +125,41 @@ def test_repeated_image_negatives_only_matter_for_copies_of_one_photograph(with_
     assert float(dropping(z, a, k, lam, boxes, one_photo)["pd"]) != pytest.approx(float(paper(z, a, k, lam)["pd"]))
     with pytest.raises(ValueError, match="source_index"):
         dropping(z, a, k, lam, boxes)
+
+
+def test_border_margin_is_the_loss_of_the_inner_part_and_leaves_the_border_without_gradient():
+    z, a, k, lam = inputs(size=24)  # a margin of 0.25 cuts 6 px of every side: the inner 12 x 12 px
+    boxes = torch.tensor([[[[0.0, 0.0, 48.0, 48.0], [8.0, 16.0, 48.0, 48.0]]] * 2] * 2)  # (B, 2, 2, 4), 2 px/pixel
+    inner_boxes = torch.tensor([[[[12.0, 12.0, 24.0, 24.0], [20.0, 28.0, 24.0, 24.0]]] * 2] * 2)
+    with_margin = LocalDiscriminationLoss(grid=(4, 4), border_margin=0.25)(z, a, k, lam, boxes)
+    inner = LocalDiscriminationLoss(grid=(4, 4))(z[..., 6:18, 6:18], a[..., 6:18, 6:18], k, lam, inner_boxes)
+    for name in inner:
+        torch.testing.assert_close(with_margin[name], inner[name])
+    grad_z, grad_a = torch.autograd.grad(with_margin["loss"], [z, a])
+    for grad in (grad_z, grad_a):
+        border = grad.clone()
+        border[..., 6:18, 6:18] = 0
+        assert float(border.abs().max()) == 0.0 and float(grad[..., 6:18, 6:18].abs().max()) > 0.0
+
+
+def test_border_margin_keeps_turned_views_aligned():
+    """The inner part of a turned square map is the turned inner part: exact second views still realign."""
+    z, _, k, lam = inputs(b=1, size=20)
+    z = z.detach().clone()
+    k = torch.tensor([[1, 6]])  # a quarter turn; a mirror and a half turn
+    for i in range(2):
+        z[2 + i] = LocalDiscriminationViewsd._turn(z[i], int(k[0, i]))
+    loss = LocalDiscriminationLoss(grid=(4, 4), border_margin=0.2)
+    assert float(loss(z, None, k, lam)["pd"]) < float(loss(z, None, torch.zeros_like(k), lam)["pd"])
+
+
+@pytest.mark.parametrize("margin", [-0.1, 0.5])
+def test_border_margin_out_of_range(margin):
+    with pytest.raises(ValueError, match="border_margin"):
+        LocalDiscriminationLoss(border_margin=margin)
+
+
+def test_border_margin_that_leaves_less_than_the_grid_is_refused():
+    z, a, k, lam = inputs(size=16)
+    with pytest.raises(ValueError, match="fewer pixels"):
+        LocalDiscriminationLoss(grid=(8, 8), border_margin=0.4)(z, a, k, lam)
