@@ -311,8 +311,8 @@ def main() -> None:
                         "each in turn, with a summary over them")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint of ld_pretraining (e.g. the last epoch's)")
-    parser.add_argument("--padding_mode", default="reflect", choices=["zeros", "reflect", "replicate"],
-                        help="the padding the LD network was pretrained with (ld_pretraining >= 0.4.0: reflect)")
+    parser.add_argument("--padding_mode", default="zeros", choices=["zeros", "reflect", "replicate"],
+                        help="the padding the LD network was pretrained with (ld_pretraining's default: zeros)")
     parser.add_argument("--methods", nargs="+", default=["ld", "ld_adapted", "ld_adapted_crossfit", "ld_self_trained",
                                                          "ld_self_trained_crossfit", "ld_embedding", "ld_no_shape",
                                                          "ld_uniform", "random_init", "template_copy", "ncc",

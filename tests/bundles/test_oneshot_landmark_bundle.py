@@ -130,5 +130,5 @@ def test_metadata_valid_against_2024_schema(data_dir):
         pytest.skip(f"schema copy not found at {schema}")
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
     meta = json.loads((CONFIGS / "metadata.json").read_text())
-    assert meta["version"] == "0.4.0" and meta["version"] in meta["changelog"]
+    assert meta["version"] == "0.5.0" and meta["version"] in meta["changelog"]
     assert not (CONFIGS / "train.json").exists()  # one-shot: the only training is LD pretraining
