@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from ld_monai.networks.pooling import l2_normalize
+from ld_monai.layers.pooling import l2_normalize
 
 __all__ = ["center_sensitive_weights", "CenterSensitivePooling", "center_sensitive_grid_features"]
 
@@ -108,7 +108,7 @@ def center_sensitive_grid_features(
 ) -> torch.Tensor:
     """Unit patch features of a ``gh x gw`` grid with center-sensitive weights: (B, D, H, W) -> (B, D, gh, gw).
 
-    The drop-in for :func:`ld_monai.networks.grid_patch_features` in patch discrimination. H and W must be
+    The drop-in for :func:`ld_monai.layers.grid_patch_features` in patch discrimination. H and W must be
     divisible by the grid; the bell is symmetric, so a view rotated by k * 90 degrees still has exactly the
     rotated grid of features.
     """

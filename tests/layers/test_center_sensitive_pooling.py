@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ld_monai.losses import LocalDiscriminationLoss
-from ld_monai.networks import (
+from ld_monai.layers import (
     CenterSensitivePooling,
     center_sensitive_grid_features,
     center_sensitive_weights,
