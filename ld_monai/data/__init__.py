@@ -22,6 +22,7 @@ from ld_monai.data.image_folder import (
 )
 from ld_monai.data.dicom_seg_writer import write_dicom_seg
 from ld_monai.data.file_format import file_stem, is_dicom_file, is_nifti_path
+from ld_monai.data.ld_batch import NUM_VIEWS, LDKeys
 from ld_monai.data.landmark_table import (
     LANDMARK_CSV_COLUMNS,
     landmark_array,

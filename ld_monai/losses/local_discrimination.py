@@ -13,13 +13,11 @@ from torch.nn.modules.loss import _Loss
 
 from ld_monai.losses.patch_discrimination import HypersphereMixupLoss, PatchDiscriminationLoss
 from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss
+from ld_monai.data.ld_batch import NUM_VIEWS
 from ld_monai.layers.center_sensitive_pooling import center_sensitive_grid_features
 from ld_monai.layers.pooling import grid_patch_features, region_features
 
-__all__ = ["LocalDiscriminationLoss", "realign_second_view", "match_cells_by_overlap", "NUM_VIEWS"]
-
-#: views per image pair: [image1 view1, image2 view1, image1 view2, image2 view2, mixup]
-NUM_VIEWS = 5
+__all__ = ["LocalDiscriminationLoss", "realign_second_view", "match_cells_by_overlap"]
 
 
 def realign_second_view(features: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
