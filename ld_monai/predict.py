@@ -35,7 +35,7 @@ from tqdm import tqdm
 from ld_monai.data.dicom_seg_writer import write_dicom_seg
 from ld_monai.data.file_format import file_stem, is_dicom_file
 from ld_monai.data.image_folder import image_folder_datalist
-from ld_monai.handlers.overlay_writer import render_segmentation_overlay
+from ld_monai.visualize.segmentation_overlay import render_segmentation_overlay
 from ld_monai.inferers.landmark_detection import adapt_landmark_template, detect_landmarks
 from ld_monai.networks.state_dict import load_pretrained
 from ld_monai.utils import atomic_write

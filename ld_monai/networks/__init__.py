@@ -17,3 +17,4 @@ from ld_monai.layers.pooling import grid_patch_features, l2_normalize, region_fe
 from ld_monai.networks.state_dict import load_matching_state_dict, load_pretrained
 from ld_monai.networks.vgg_bn_tiny import VGGBNTinyEncoder
 from ld_monai.networks.transfer_segmentation_net import TransferSegmentationNet
+from ld_monai.networks.unwrap import unwrap_network
