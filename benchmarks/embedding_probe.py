@@ -61,7 +61,7 @@ from ld_monai.data.prepare.common import split_off
 from ld_monai.metrics import dice_per_image, fit_linear_probe, sample_probe_pixels
 from ld_monai.networks import HypercolumnEmbedding, LocalDiscriminationNet, load_pretrained
 from ld_monai.transforms import segmentation_preprocessing
-from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
+from ld_monai.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.utils import atomic_write_json
 
 TASKS = ("vessel", "disc", "cup", "lung")

@@ -31,17 +31,13 @@ from monai.utils import TransformBackends, convert_to_tensor, ensure_tuple
 from ld_monai.data.ld_batch import LDKeys
 from ld_monai.transforms.channels import source_name
 from ld_monai.transforms.color import ColorJitterParams, RandColorJitter
+from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "LocalDiscriminationViewsd",
     "LocalDiscriminationViewsD",
     "LocalDiscriminationViewsDict",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # pre-shrink an image with antialiasing when the crop is more than this many times larger than the output
 _ANTIALIAS_FACTOR = 1.25
