@@ -30,7 +30,6 @@ from ld_monai.data.landmark_table import (
     write_landmarks_csv,
 )
 from ld_monai.data.nifti_radiograph_reader import NiftiRadiographReader
-from ld_monai.data.prepare import DATASETS, prepare_dataset
 from ld_monai.data.radiograph_dicom_writer import write_radiograph_dicom
 from ld_monai.data.radiograph_error import RadiographReadError
 from ld_monai.data.random_pair_dataset import RandomPairDataset

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ld_monai.cli import DEMO_OVERRIDES, ONE_PHOTOGRAPH_OVERRIDES, main
+from ld_monai.apps.cli import DEMO_OVERRIDES, ONE_PHOTOGRAPH_OVERRIDES, main
 from ld_monai.data import write_demo_fundus
 
 TINY = ["-o", "image_size=96", "-o", "crop_size=64", "-o", "min_image_size=64", "-o", "grid=[4,4]",

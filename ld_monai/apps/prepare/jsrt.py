@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 from skimage.util import invert
 
-from ld_monai.data.prepare.common import (
+from ld_monai.apps.prepare.common import (
     Prepared,
     RawFiles,
     count_note,

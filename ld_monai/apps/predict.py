@@ -8,7 +8,7 @@ an overlay picture (``<stem>_overlay.png``) and, for DICOM input, a DICOM SEG re
 
 Landmarks (a bundle whose ``inference.json`` names ``template_landmarks``, e.g. ``oneshot_landmark_detection``):
 the template's landmarks in every input, in one ``landmarks.csv`` (pixels, mm when the file has a pixel spacing),
-plus ``overlays/<stem>.png`` (:func:`ld_monai.inferers.detect_landmarks`); the template is given as bundle
+plus ``overlays/<stem>.png`` (:func:`ld_monai.apps.landmark_detection.detect_landmarks`); the template is given as bundle
 overrides (``template_image``, ``template_landmarks``, ``template_id``, ``template_annotator``, ``labels``).
 
 A file that fails is reported with its reason and leaves no output behind; the others go on. ``summary.json``
@@ -32,13 +32,13 @@ from monai.transforms import Compose
 from PIL import Image
 from tqdm import tqdm
 
+from ld_monai.apps.landmark_detection import adapt_landmark_template, detect_landmarks
 from ld_monai.data.dicom_seg_writer import write_dicom_seg
 from ld_monai.data.file_format import file_stem, is_dicom_file
 from ld_monai.data.image_folder import image_folder_datalist
-from ld_monai.visualize.segmentation_overlay import render_segmentation_overlay
-from ld_monai.inferers.landmark_detection import adapt_landmark_template, detect_landmarks
 from ld_monai.networks.state_dict import load_pretrained
 from ld_monai.utils import atomic_write
+from ld_monai.visualize.segmentation_overlay import render_segmentation_overlay
 
 __all__ = ["BundlePredictor", "PredictionSummary", "is_landmark_bundle", "predict", "OVERLAY_MAX_SIDE"]
 

@@ -1,5 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""ld_monai.data.prepare on the real copies of LD_MONAI_DATA_DIR (skipped locally when it is unset)."""
+"""ld_monai.apps.prepare on the real copies of LD_MONAI_DATA_DIR (skipped locally when it is unset)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage import measure
 
-from ld_monai.data import DATASETS, prepare_dataset
-from tests.data.prepare.synthetic import SPLITS, check_datalist, foreground, load
+from ld_monai.apps.prepare import DATASETS, prepare_dataset
+from tests.apps.prepare.synthetic import SPLITS, check_datalist, foreground, load
 
 
 @pytest.fixture(scope="module")

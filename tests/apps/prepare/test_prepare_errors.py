@@ -1,13 +1,13 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Errors of ld_monai.data.prepare and ``ld-monai prepare``: clear messages, never a half-written datalist."""
+"""Errors of ld_monai.apps.prepare and ``ld-monai prepare``: clear messages, never a half-written datalist."""
 
 from __future__ import annotations
 
 import pytest
 
-from ld_monai.cli import main
-from ld_monai.data import prepare_dataset
-from tests.data.prepare.synthetic import fundus, save, shape, write_chase_db1, write_idrid
+from ld_monai.apps.cli import main
+from ld_monai.apps.prepare import prepare_dataset
+from tests.apps.prepare.synthetic import fundus, save, shape, write_chase_db1, write_idrid
 
 
 def test_unknown_dataset_lists_the_names(tmp_path, capsys):

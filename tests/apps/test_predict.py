@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless
 
-from ld_monai.cli import main
+from ld_monai.apps.cli import main
 from ld_monai.data import write_radiograph_dicom
 from ld_monai.networks import LocalDiscriminationNet, TransferSegmentationNet
-from ld_monai.predict import BundlePredictor, predict
+from ld_monai.apps.predict import BundlePredictor, predict
 from tests.conftest import REPO
 
 LUNG_BUNDLE = REPO / "bundles" / "lung_segmentation"

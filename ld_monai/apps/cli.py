@@ -46,7 +46,7 @@ ONE_PHOTOGRAPH_OVERRIDES = {
 
 def bundle_path(name: str) -> Path:
     """The folder of bundle ``name`` shipped beside the package (``<repo>/bundles/<name>``)."""
-    path = Path(__file__).resolve().parents[1] / "bundles" / name
+    path = Path(__file__).resolve().parents[2] / "bundles" / name
     if not (path / "configs" / "metadata.json").is_file():
         raise FileNotFoundError(f"bundle {name!r} not found at {path}: install ld_monai from its repository.")
     return path
@@ -105,7 +105,7 @@ def demo(args: argparse.Namespace) -> int:
 
 def prepare(args: argparse.Namespace) -> int:
     """``ld-monai prepare``: write the datalist of a public dataset, then print a summary (errors: one line)."""
-    from ld_monai.data.prepare import prepare_dataset
+    from ld_monai.apps.prepare import prepare_dataset
 
     notes: list[str] = []
     try:
@@ -138,7 +138,7 @@ def prepare(args: argparse.Namespace) -> int:
 def predict(args: argparse.Namespace) -> int:
     """``ld-monai predict``: segment a file or a folder with a trained bundle (or find landmarks with a landmark
     bundle); exit code 1 if any file failed."""
-    from ld_monai.predict import predict as run_predict
+    from ld_monai.apps.predict import predict as run_predict
 
     summary = run_predict(args.bundle_dir, args.inputs, args.out_dir, checkpoint=args.checkpoint, device=args.device,
                           overrides=dict(args.override or []))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ld_monai.data.prepare.common import Prepared, RawFiles, count_note, make_datalist, make_entry, require
+from ld_monai.apps.prepare.common import Prepared, RawFiles, count_note, make_datalist, make_entry, require
 
 __all__ = ["prepare_drishti_gs1", "REFERENCE"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ld_monai.data.prepare.common import TEST_SPLIT_SEED, Entry, Prepared, make_datalist, make_entry, split_off
+from ld_monai.apps.prepare.common import TEST_SPLIT_SEED, Entry, Prepared, make_datalist, make_entry, split_off
 
 __all__ = ["prepare_cxr_lungs", "REFERENCE", "TEST_FRACTION"]
 

@@ -1,5 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Tests of the shared helpers of ld_monai.data.prepare: labels, FOV masks, seeded splits, datalist writing."""
+"""Tests of the shared helpers of ld_monai.apps.prepare: labels, FOV masks, seeded splits, datalist writing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from ld_monai.data.prepare.common import (
+from ld_monai.apps.prepare.common import (
     RawFiles,
     binary_label,
     derive_fov_mask,
@@ -18,7 +18,7 @@ from ld_monai.data.prepare.common import (
     union_label,
     write_datalist,
 )
-from tests.data.prepare.synthetic import fundus, fundus_disc, load, save, shape
+from tests.apps.prepare.synthetic import fundus, fundus_disc, load, save, shape
 
 
 @pytest.mark.parametrize("values", [(0, 255), (0, 1)])

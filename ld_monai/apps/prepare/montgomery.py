@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ld_monai.data.prepare.common import (
+from ld_monai.apps.prepare.common import (
     TEST_SPLIT_SEED,
     Prepared,
     RawFiles,

@@ -1,5 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""ld_monai.data.prepare on synthetic copies of the chest X-ray layouts: JSRT + SCR, Montgomery, Shenzhen."""
+"""ld_monai.apps.prepare on synthetic copies of the chest X-ray layouts: JSRT + SCR, Montgomery, Shenzhen."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 from skimage.util import invert
 
-from ld_monai.cli import main
-from ld_monai.data import prepare_dataset
-from ld_monai.data.prepare.jsrt import read_jsrt
-from tests.data.prepare.synthetic import SPLITS, check_datalist, foreground, load, save, shape
+from ld_monai.apps.cli import main
+from ld_monai.apps.prepare import prepare_dataset
+from ld_monai.apps.prepare.jsrt import read_jsrt
+from tests.apps.prepare.synthetic import SPLITS, check_datalist, foreground, load, save, shape
 
 MASK = (32, 32)
 _FOLDERS = ("left lung", "right lung", "heart", "left clavicle", "right clavicle")

@@ -14,13 +14,10 @@ import torch
 from PIL import Image
 
 from ld_monai.data import write_radiograph_dicom
-from ld_monai.inferers import (
-    LANDMARK_COLOURS,
-    OVERLAY_GREY_LEVELS,
+from ld_monai.apps.landmark_detection import (
     adapt_landmark_template,
     detect_landmarks,
     load_landmark_network,
-    render_landmark_overlay,
     set_landmark_template,
 )
 from ld_monai.networks import LocalDiscriminationNet
@@ -66,19 +63,6 @@ def test_table_in_px_and_mm(images, tmp_path):
     assert [float(r["confidence"]) for r in rows[:2]] == [0.5, 0.25]
     assert sorted(p.name for p in (tmp_path / "out" / "overlays").iterdir()) == ["plain.png", "scan.png", "vol.png"]
     assert result.failed == {}
-
-
-def test_overlay_marks_each_landmark_in_its_colour():
-    image = torch.full((1, 40, 60), 0.5)
-    picture = render_landmark_overlay(image, POINTS)
-    assert picture.mode == "P" and picture.size == (60, 40)
-    rgb = np.asarray(picture.convert("RGB"))
-    for k, (x, y) in enumerate(POINTS):
-        assert tuple(rgb[round(y), round(x)]) == LANDMARK_COLOURS[k]
-    assert len(np.unique(np.asarray(picture))) <= OVERLAY_GREY_LEVELS + len(LANDMARK_COLOURS)
-    small = render_landmark_overlay(torch.full((1, 400, 600), 0.5), POINTS * 10, max_side=120)
-    assert small.size == (120, 80)
-    assert tuple(np.asarray(small.convert("RGB"))[20, 8]) == LANDMARK_COLOURS[0]  # (40, 100) / 5
 
 
 def test_failures_are_skipped_or_raised(images, tmp_path):

@@ -20,17 +20,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ld_monai.data.prepare.chase_db1 import prepare_chase_db1
-from ld_monai.data.prepare.common import Preparer, write_datalist
-from ld_monai.data.prepare.cxr_lungs import prepare_cxr_lungs
-from ld_monai.data.prepare.drishti_gs1 import prepare_drishti_gs1
-from ld_monai.data.prepare.drive import prepare_drive
-from ld_monai.data.prepare.hrf import prepare_hrf
-from ld_monai.data.prepare.idrid_od import prepare_idrid_od
-from ld_monai.data.prepare.jsrt import prepare_jsrt
-from ld_monai.data.prepare.montgomery import prepare_montgomery
-from ld_monai.data.prepare.shenzhen import prepare_shenzhen
-from ld_monai.data.prepare.stare import prepare_stare
+from ld_monai.apps.prepare.chase_db1 import prepare_chase_db1
+from ld_monai.apps.prepare.common import Preparer, write_datalist
+from ld_monai.apps.prepare.cxr_lungs import prepare_cxr_lungs
+from ld_monai.apps.prepare.drishti_gs1 import prepare_drishti_gs1
+from ld_monai.apps.prepare.drive import prepare_drive
+from ld_monai.apps.prepare.hrf import prepare_hrf
+from ld_monai.apps.prepare.idrid_od import prepare_idrid_od
+from ld_monai.apps.prepare.jsrt import prepare_jsrt
+from ld_monai.apps.prepare.montgomery import prepare_montgomery
+from ld_monai.apps.prepare.shenzhen import prepare_shenzhen
+from ld_monai.apps.prepare.stare import prepare_stare
 
 __all__ = ["DATASETS", "prepare_dataset"]
 

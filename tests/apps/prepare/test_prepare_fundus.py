@@ -1,5 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""ld_monai.data.prepare on synthetic copies of the fundus layouts: CHASE_DB1, HRF, IDRiD, STARE's PPM files."""
+"""ld_monai.apps.prepare on synthetic copies of the fundus layouts: CHASE_DB1, HRF, IDRiD, STARE's PPM files."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ld_monai.data import prepare_dataset
-from tests.data.prepare.synthetic import (
+from ld_monai.apps.prepare import prepare_dataset
+from tests.apps.prepare.synthetic import (
     FUNDUS_SIZE,
     SPLITS,
     check_datalist,
