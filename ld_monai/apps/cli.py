@@ -4,7 +4,8 @@
 ``ld-monai demo`` runs the ``ld_pretraining`` bundle with a short CPU schedule: on the fundus photograph that
 scikit-image ships when no ``--dataset_dir`` is given, otherwise on a folder of the user's images.
 ``ld-monai prepare`` turns a public dataset into a MONAI datalist; ``ld-monai predict`` segments clinical files
-(DICOM, NIfTI, PNG) with a trained bundle, or finds landmarks in them with the one-shot landmark bundle.
+(DICOM, NIfTI, PNG) with a trained bundle, or finds landmarks in them with the one-shot landmark bundle;
+``ld-monai bundle list`` / ``export`` show and copy out the bundles that ship with the package.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "bundle_path", "DEMO_OVERRIDES", "ONE_PHOTOGRAPH_OVERRIDES"]
+from ld_monai.apps.bundles import bundle_path, export_bundle, list_bundles
+
+__all__ = ["main", "DEMO_OVERRIDES", "ONE_PHOTOGRAPH_OVERRIDES"]
 
 #: a short schedule that trains in a few minutes on 2 CPU cores (the paper's recipe is in the bundle's train.json)
 DEMO_OVERRIDES = {
@@ -42,14 +45,6 @@ ONE_PHOTOGRAPH_OVERRIDES = {
     "region_weight": 1.0,
     "repeated_image_negatives": False,
 }
-
-
-def bundle_path(name: str) -> Path:
-    """The folder of bundle ``name`` shipped beside the package (``<repo>/bundles/<name>``)."""
-    path = Path(__file__).resolve().parents[2] / "bundles" / name
-    if not (path / "configs" / "metadata.json").is_file():
-        raise FileNotFoundError(f"bundle {name!r} not found at {path}: install ld_monai from its repository.")
-    return path
 
 
 def _parse_override(text: str) -> tuple[str, object]:
@@ -147,6 +142,24 @@ def predict(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def bundle(args: argparse.Namespace) -> int:
+    """``ld-monai bundle list`` / ``ld-monai bundle export NAME DIR``."""
+    if args.action == "list":
+        for name, version in list_bundles().items():
+            print(f"{name} {version}")
+        return 0
+    if not args.name or not args.destination:
+        print("ld-monai bundle export: error: give the bundle's NAME and a DIR to export it to.", file=sys.stderr)
+        return 1
+    try:
+        target = export_bundle(args.name, args.destination)
+    except (FileNotFoundError, FileExistsError) as error:
+        print(f"ld-monai bundle export: error: {error}", file=sys.stderr)
+        return 1
+    print(f"exported {args.name} to {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ld-monai", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
         "template alone, without refining it on the others first (repeatable)",
     )
     p.set_defaults(func=predict)
+    p = sub.add_parser("bundle", help="list the MONAI bundles that ship with ld_monai, or copy one out")
+    p.add_argument("action", choices=["list", "export"])
+    p.add_argument("name", nargs="?", help="export: the bundle (see ld-monai bundle list)")
+    p.add_argument("destination", nargs="?", help="export: the folder to copy it into (as <destination>/<name>)")
+    p.set_defaults(func=bundle)
     return parser
 
 

@@ -8,8 +8,8 @@ an overlay picture (``<stem>_overlay.png``) and, for DICOM input, a DICOM SEG re
 
 Landmarks (a bundle whose ``inference.json`` names ``template_landmarks``, e.g. ``oneshot_landmark_detection``):
 the template's landmarks in every input, in one ``landmarks.csv`` (pixels, mm when the file has a pixel spacing),
-plus ``overlays/<stem>.png`` (:func:`ld_monai.apps.landmark_detection.detect_landmarks`); the template is given as bundle
-overrides (``template_image``, ``template_landmarks``, ``template_id``, ``template_annotator``, ``labels``).
+plus ``overlays/<stem>.png`` (:func:`ld_monai.apps.landmark_detection.detect_landmarks`); the template is given as
+bundle overrides (``template_image``, ``template_landmarks``, ``template_id``, ``template_annotator``, ``labels``).
 
 A file that fails is reported with its reason and leaves no output behind; the others go on. ``summary.json``
 lists what succeeded and what failed.
