@@ -7,8 +7,8 @@
   landmark table;
 * :func:`adapt_landmark_template`: the template's landmark embeddings refined on the (unlabeled) files to search
   (adaptation, then self-training);
-* :func:`detect_landmarks`: the landmarks of every file in one ``landmarks.csv`` plus an overlay picture per file;
-* :func:`render_landmark_overlay`: the image with numbered, coloured landmark markers.
+* :func:`detect_landmarks`: the landmarks of every file in one ``landmarks.csv`` plus an overlay picture per file
+  (:func:`ld_monai.visualize.render_landmark_overlay`).
 """
 
 from __future__ import annotations
