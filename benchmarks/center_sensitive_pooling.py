@@ -16,7 +16,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from ld_monai.networks import CenterSensitivePooling
+from ld_monai.layers import CenterSensitivePooling
 
 # (what, window, input shape, stride, padding)
 CASES = [

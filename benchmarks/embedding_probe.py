@@ -12,7 +12,7 @@ held-out images, for LD-pretrained weights and for a randomly initialised networ
   pixel and bilinearly upsampled to the input size (the headline ``probe_dice``);
 * ``embedding``: the 32-D unit LD embedding (``probe_dice_embedding``).
 
-Tasks (the project's preparers, :func:`ld_monai.data.prepare.prepare_dataset`, write datalists into a temporary
+Tasks (the project's preparers, :func:`ld_monai.apps.prepare.prepare_dataset`, write datalists into a temporary
 folder; the images go through the transfer bundles' :func:`ld_monai.transforms.segmentation_preprocessing`):
 
 * ``vessel``: DRIVE, official split (fit on training 21-40, score test 01-20), 1st_manual, inside the FOV mask;
@@ -56,12 +56,12 @@ import numpy as np
 import torch
 from monai.transforms import Compose
 
-from ld_monai.data.prepare import prepare_dataset
-from ld_monai.data.prepare.common import split_off
+from ld_monai.apps.prepare import prepare_dataset
+from ld_monai.apps.prepare.common import split_off
 from ld_monai.metrics import dice_per_image, fit_linear_probe, sample_probe_pixels
 from ld_monai.networks import HypercolumnEmbedding, LocalDiscriminationNet, load_pretrained
 from ld_monai.transforms import segmentation_preprocessing
-from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
+from ld_monai.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.utils import atomic_write_json
 
 TASKS = ("vessel", "disc", "cup", "lung")

@@ -3,7 +3,7 @@
 
 Takes the test split of a prepared chest X-ray datalist (``ld-monai prepare cxr_lungs``), writes every test image
 again as DICOM (CR MONOCHROME1 JPEG 2000 without VOI; DX MONOCHROME2 with a VOI window) and as NIfTI, runs
-``ld-monai predict`` (:func:`ld_monai.predict.predict`) on each folder with the same checkpoint, and scores each
+``ld-monai predict`` (:func:`ld_monai.apps.predict.predict`) on each folder with the same checkpoint, and scores each
 mask (the NIfTI written in the input's geometry) against the ground truth (Dice at native resolution) and against
 the prediction from the PNG (agreement Dice). Prints a Markdown table; writes it and the per-image values to
 ``<output_dir>/lung_dicom_consistency.{md,json}``.
@@ -28,7 +28,7 @@ from PIL import Image
 from pydicom.uid import JPEG2000Lossless
 
 from ld_monai.data import file_stem, load_segmentation_datalist, write_radiograph_dicom
-from ld_monai.predict import predict
+from ld_monai.apps.predict import predict
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -43,6 +43,7 @@ from monai.transforms import (
     ScaleIntensityRanged,
 )
 
+from ld_monai.data import LDKeys
 from ld_monai.metrics import field_of_view_foreground, position_leakage
 from ld_monai.networks import LocalDiscriminationNet, load_matching_state_dict
 from ld_monai.transforms import EnsureChannelsd, FundusFieldOfViewCropd, LocalDiscriminationViewsd
@@ -102,7 +103,7 @@ def load_views(
     views = []
     for i, path in enumerate(paths):
         image = transform({"image": str(path)})["image"]
-        views.append(sampler.set_random_state(seed + i)({"image1": image, "image2": image})["views"][0])
+        views.append(sampler.set_random_state(seed + i)({LDKeys.IMAGE1: image, LDKeys.IMAGE2: image})[LDKeys.VIEWS][0])
     return torch.stack(views)
 
 

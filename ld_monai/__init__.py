@@ -3,4 +3,4 @@
 
 __version__ = "0.1.0"
 
-from ld_monai import data, engines, handlers, losses, metrics, networks, transforms  # noqa: E402,F401  (bundle configs use ld_monai.<module>)
+from ld_monai import data, engines, handlers, layers, losses, metrics, networks, transforms, visualize  # noqa: E402,F401  (bundle configs use ld_monai.<module>)

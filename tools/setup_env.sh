@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Create .venv with the pinned, tested dependencies (requirements/constraints.txt) and ld_monai itself.
-# Re-running is fast: nothing is installed again unless the constraints or setup.cfg changed.
+# Re-running is fast: nothing is installed again unless the constraints, setup.cfg or setup.py changed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 stamp="$venv/.ld_monai_installed"
-want="$(cat "$root/requirements/constraints.txt" "$root/setup.cfg" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$root/requirements/constraints.txt" "$root/setup.cfg" "$root/setup.py" | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ]; then
   echo "creating $venv"
   python3 -m venv "$venv"

@@ -20,7 +20,7 @@ from monai.transforms import Compose, EnsureChannelFirst, Resize, ScaleIntensity
 from skimage import data
 
 from ld_monai.engines import prepare_local_discrimination_batch
-from ld_monai.handlers import render_cluster_embedding_figure
+from ld_monai.visualize import render_cluster_embedding_figure
 from ld_monai.losses import LocalDiscriminationLoss
 from ld_monai.networks import LocalDiscriminationNet
 from ld_monai.transforms import FundusFieldOfViewCrop, LocalDiscriminationViewsd

@@ -22,6 +22,7 @@ from ld_monai.data.image_folder import (
 )
 from ld_monai.data.dicom_seg_writer import write_dicom_seg
 from ld_monai.data.file_format import file_stem, is_dicom_file, is_nifti_path
+from ld_monai.data.ld_batch import NUM_VIEWS, LDKeys
 from ld_monai.data.landmark_table import (
     LANDMARK_CSV_COLUMNS,
     landmark_array,
@@ -29,7 +30,6 @@ from ld_monai.data.landmark_table import (
     write_landmarks_csv,
 )
 from ld_monai.data.nifti_radiograph_reader import NiftiRadiographReader
-from ld_monai.data.prepare import DATASETS, prepare_dataset
 from ld_monai.data.radiograph_dicom_writer import write_radiograph_dicom
 from ld_monai.data.radiograph_error import RadiographReadError
 from ld_monai.data.random_pair_dataset import RandomPairDataset

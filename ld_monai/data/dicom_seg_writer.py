@@ -13,7 +13,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import highdicom as hd
 import numpy as np
 import pydicom
 from pydicom.sr.codedict import codes
@@ -50,6 +49,8 @@ def write_dicom_seg(
     Raises:
         ValueError: the masks' size is not the source's (rows, cols), or the counts of masks and names differ.
     """
+    import highdicom as hd  # heavy (about 1 s): loaded only when a SEG is written
+
     source_ds = pydicom.dcmread(source, stop_before_pixels=True)
     masks = np.asarray(masks).astype(bool)
     if masks.ndim != 3 or masks.shape[1:] != (source_ds.Rows, source_ds.Columns):

@@ -12,6 +12,8 @@ from monai.transforms import Randomizable
 from monai.utils import MAX_SEED
 from torch.utils.data import Dataset
 
+from ld_monai.data.ld_batch import LDKeys
+
 __all__ = ["RandomPairDataset"]
 
 
@@ -140,7 +142,7 @@ class RandomPairDataset(Dataset, Randomizable):
         else:
             self.randomize()
             a, b = self._pair
-        pair = {"image1": self._image(a), "image2": self._image(b), "source_index": torch.tensor([a, b])}
+        pair = {LDKeys.IMAGE1: self._image(a), LDKeys.IMAGE2: self._image(b), LDKeys.SOURCE_INDEX: torch.tensor([a, b])}
         return pair if self.transform is None else self.transform(pair)
 
     def _image(self, idx: int) -> Any:

@@ -21,7 +21,8 @@ from ignite.metrics import Average
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from monai.utils.enums import CommonKeys as Keys
 
-from ld_monai.losses.local_discrimination import NUM_VIEWS, LocalDiscriminationLoss
+from ld_monai.data.ld_batch import NUM_VIEWS, LDKeys
+from ld_monai.losses.local_discrimination import LocalDiscriminationLoss
 
 __all__ = [
     "prepare_local_discrimination_batch",
@@ -38,20 +39,20 @@ def prepare_local_discrimination_batch(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(B, 5, C, S, S) views -> inputs (5B, C, S, S) view-major, targets ``{"rotation_k", "mix_lambda"}`` (and
     ``"crop_boxes"`` and ``"source_index"`` when the batch has them)."""
-    for key in ("views", "rotation_k", "mix_lambda"):
+    for key in (LDKeys.VIEWS, LDKeys.ROTATION, LDKeys.MIX_LAMBDA):
         if key not in batchdata:
             raise KeyError(f"LD batch is missing {key!r}; build it with ld_monai.transforms.LocalDiscriminationViewsd.")
-    views = torch.as_tensor(batchdata["views"])
+    views = torch.as_tensor(batchdata[LDKeys.VIEWS])
     if views.ndim != 5 or views.shape[1] != NUM_VIEWS:
         raise ValueError(f"views must be (B, {NUM_VIEWS}, C, H, W), got {tuple(views.shape)}.")
     if not torch.isfinite(views).all():  # checked where the batch was made, before the copy to the device
         raise ValueError("LD batch contains NaN or infinite values.")
     inputs = views.transpose(0, 1).flatten(0, 1).to(device=device, non_blocking=non_blocking, **kwargs)
     targets = {
-        "rotation_k": torch.as_tensor(batchdata["rotation_k"]).to(device=device, non_blocking=non_blocking),
-        "mix_lambda": torch.as_tensor(batchdata["mix_lambda"]).to(device=device, non_blocking=non_blocking),
+        key: torch.as_tensor(batchdata[key]).to(device=device, non_blocking=non_blocking)
+        for key in (LDKeys.ROTATION, LDKeys.MIX_LAMBDA)
     }
-    for key in ("crop_boxes", "source_index"):
+    for key in (LDKeys.CROP_BOXES, LDKeys.SOURCE_INDEX):
         if key in batchdata:
             targets[key] = torch.as_tensor(batchdata[key]).to(device=device, non_blocking=non_blocking)
     return inputs, targets
@@ -64,10 +65,10 @@ def local_discrimination_terms(
     return loss(
         pred["embedding"],
         pred.get("assignment"),
-        targets["rotation_k"],
-        targets["mix_lambda"],
-        targets.get("crop_boxes"),
-        targets.get("source_index"),
+        targets[LDKeys.ROTATION],
+        targets[LDKeys.MIX_LAMBDA],
+        targets.get(LDKeys.CROP_BOXES),
+        targets.get(LDKeys.SOURCE_INDEX),
     )
 
 

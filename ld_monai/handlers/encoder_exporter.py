@@ -15,18 +15,12 @@ from typing import Any
 
 from torch import nn
 
+from ld_monai.networks.unwrap import unwrap_network
 from ld_monai.utils import atomic_torch_save
 
-__all__ = ["EncoderExporter", "unwrap_network"]
+__all__ = ["EncoderExporter"]
 
 logger = logging.getLogger(__name__)
-
-
-def unwrap_network(network: nn.Module) -> nn.Module:
-    """Return the module inside ``DataParallel`` / ``DistributedDataParallel`` wrappers (any depth)."""
-    while isinstance(network, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        network = network.module
-    return network
 
 
 def _in_channels(network: nn.Module, encoder: nn.Module) -> int:

@@ -12,7 +12,7 @@ import os
 
 from ignite.engine import Engine, Events
 
-from ld_monai.handlers.encoder_exporter import unwrap_network
+from ld_monai.networks.unwrap import unwrap_network
 from ld_monai.networks.state_dict import load_pretrained
 
 __all__ = ["FrozenEncoderPhase"]

@@ -15,7 +15,7 @@ import torch
 from monai.utils.enums import CommonKeys as Keys
 from PIL import Image
 
-from ld_monai.handlers.cluster_picture import cluster_palette, render_cluster_embedding_figure
+from ld_monai.visualize.cluster_embedding_figure import cluster_palette, render_cluster_embedding_figure
 from ld_monai.utils import atomic_write
 
 __all__ = ["LocalDiscriminationPredictionWriter"]
@@ -32,7 +32,7 @@ class LocalDiscriminationPredictionWriter:
     * ``<name>_clusters.png``: the argmax cluster index per pixel (8-bit, value = cluster index);
     * ``<name>_clusters_color.png``: the same map in the fixed cluster colours of the training pictures;
     * ``<name>_overview.png``: image | cluster overlay | embedding PCA
-      (:func:`ld_monai.handlers.render_cluster_embedding_figure`).
+      (:func:`ld_monai.visualize.render_cluster_embedding_figure`).
 
     Maps are at the network's input resolution (after the bundle's preprocessing). Files are written
     atomically; the number of images written is logged at the end.

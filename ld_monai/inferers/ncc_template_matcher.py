@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter
-from skimage.feature import match_template
 
 from ld_monai.inferers.template_landmarks import check_template_landmarks
 
@@ -167,6 +166,8 @@ class NCCTemplateMatcher:
                 boxes.append((lo, hi))
             (x0, x1), (y0, y1) = boxes
             region = image[y0:y1, x0:x1]
+        from skimage.feature import match_template  # scikit-image loads slowly: only when a baseline runs
+
         ncc = match_template(region, patch, pad_input=True)  # ncc[r, c]: patch centred on region[r, c]
         ncc[flat[y0 : y0 + ncc.shape[0], x0 : x0 + ncc.shape[1]]] = -np.inf
         if self.search_radius is not None:

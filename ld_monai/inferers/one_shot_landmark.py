@@ -34,8 +34,8 @@ from tqdm import tqdm
 from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.robust_affine import apply_affine, robust_affine
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
-from ld_monai.networks.center_sensitive_pooling import CenterSensitivePooling
-from ld_monai.networks.pooling import l2_normalize
+from ld_monai.layers.center_sensitive_pooling import CenterSensitivePooling
+from ld_monai.layers.pooling import l2_normalize
 
 __all__ = ["OneShotLandmarkInferer", "pooled_embedding_at", "sample_embedding", "refine_subpixel"]
 

@@ -1,6 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 from ld_monai.losses.local_discrimination import (
-    NUM_VIEWS,
     LocalDiscriminationLoss,
     match_cells_by_overlap,
     realign_second_view,

@@ -13,13 +13,11 @@ from torch.nn.modules.loss import _Loss
 
 from ld_monai.losses.patch_discrimination import HypersphereMixupLoss, PatchDiscriminationLoss
 from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss
-from ld_monai.networks.center_sensitive_pooling import center_sensitive_grid_features
-from ld_monai.networks.pooling import grid_patch_features, region_features
+from ld_monai.data.ld_batch import NUM_VIEWS
+from ld_monai.layers.center_sensitive_pooling import center_sensitive_grid_features
+from ld_monai.layers.pooling import grid_patch_features, region_features
 
-__all__ = ["LocalDiscriminationLoss", "realign_second_view", "match_cells_by_overlap", "NUM_VIEWS"]
-
-#: views per image pair: [image1 view1, image2 view1, image1 view2, image2 view2, mixup]
-NUM_VIEWS = 5
+__all__ = ["LocalDiscriminationLoss", "realign_second_view", "match_cells_by_overlap"]
 
 
 def realign_second_view(features: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
@@ -118,7 +116,7 @@ class LocalDiscriminationLoss(_Loss):
     Args:
         grid: patch grid, (8, 8) in the paper (56-px cells of a 448 crop).
         center_sensitive: pool each grid cell with a bell peaking at its centre
-            (:func:`ld_monai.networks.center_sensitive_grid_features`, ``sigma = center_sigma_fraction`` x the cell
+            (:func:`ld_monai.layers.center_sensitive_grid_features`, ``sigma = center_sigma_fraction`` x the cell
             size) instead of the uniform average: the paper's center-sensitive patch discrimination for one-shot
             landmarks (its settings are unpublished; ours are in ``docs/oneshot_landmarks.md``).
         patch_temperature: 0.1. region_temperature: 0.2.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn.modules.loss import _Loss
 
-from ld_monai.networks.pooling import l2_normalize
+from ld_monai.layers.pooling import l2_normalize
 
 __all__ = ["invariant_spreading_loss", "PatchDiscriminationLoss", "HypersphereMixupLoss", "flatten_patches"]
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.loss import _Loss
 
-from ld_monai.networks.pooling import l2_normalize
+from ld_monai.layers.pooling import l2_normalize
 
 __all__ = ["RegionDiscriminationLoss", "AssignmentEntropyLoss"]
 
@@ -21,7 +21,7 @@ __all__ = ["RegionDiscriminationLoss", "AssignmentEntropyLoss"]
 class RegionDiscriminationLoss(_Loss):
     """Each image's region feature of cluster m must be nearest (softmax over clusters) to the centre of cluster m.
 
-    With region features ``r`` (N, M, D) (unit, see :func:`ld_monai.networks.region_features`) the centres are the
+    With region features ``r`` (N, M, D) (unit, see :func:`ld_monai.layers.region_features`) the centres are the
     re-normalised batch means ``c_m = l2norm(1/N sum_n r_{n,m})`` (not detached) and
 
         L = -1/(N M) sum_{n,m} log softmax_{m'}(r_{n,m} . c_{m'} / T)[m]

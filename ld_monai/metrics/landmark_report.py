@@ -111,7 +111,7 @@ def landmark_report(
     radii_px: Sequence[float] = (10, 20, 30, 40),
     radii_mm: Sequence[float] = (2, 2.5, 3, 4),
 ) -> dict:
-    """Compare a predicted ``landmarks.csv`` (:func:`ld_monai.inferers.detect_landmarks`) with a reference table
+    """Compare a predicted ``landmarks.csv`` (:func:`ld_monai.apps.landmark_detection.detect_landmarks`) with a reference table
     and write ``output_dir/metrics_summary.json`` and ``output_dir/metrics_per_landmark.csv``.
 
     Errors are scored for the prediction's labels. Always in pixels (MRE mean, std, median; SDR at ``radii_px``);

@@ -7,13 +7,14 @@ from ld_monai.networks.local_discrimination_net import (
     build_encoder,
 )
 from ld_monai.networks.compile import compile_available
-from ld_monai.networks.center_sensitive_pooling import (
+from ld_monai.layers.center_sensitive_pooling import (
     CenterSensitivePooling,
     center_sensitive_grid_features,
     center_sensitive_weights,
 )
 from ld_monai.networks.hypercolumn_embedding import HypercolumnEmbedding
-from ld_monai.networks.pooling import grid_patch_features, l2_normalize, region_features
+from ld_monai.layers.pooling import grid_patch_features, l2_normalize, region_features
 from ld_monai.networks.state_dict import load_matching_state_dict, load_pretrained
 from ld_monai.networks.vgg_bn_tiny import VGGBNTinyEncoder
 from ld_monai.networks.transfer_segmentation_net import TransferSegmentationNet
+from ld_monai.networks.unwrap import unwrap_network

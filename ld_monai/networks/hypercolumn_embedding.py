@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ld_monai.networks.pooling import l2_normalize
+from ld_monai.layers.pooling import l2_normalize
 
 __all__ = ["HypercolumnEmbedding"]
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ld_monai.networks.blocks import ConvBNReLU, set_padding_mode
-from ld_monai.networks.pooling import l2_normalize
+from ld_monai.layers.pooling import l2_normalize
 from ld_monai.networks.vgg_bn_tiny import VGGBNTinyEncoder
 
 __all__ = ["LocalDiscriminationNet", "LocalDiscriminationDecoder", "MONAIResNetEncoder", "build_encoder"]
@@ -96,7 +96,7 @@ class LocalDiscriminationNet(nn.Module):
 
     ``forward`` returns ``{"embedding": z, "assignment": a}`` (no ``"assignment"`` when ``num_clusters == 0``,
     the patch-discrimination stage). Patch and region features come from
-    :func:`ld_monai.networks.grid_patch_features` and :func:`ld_monai.networks.region_features`.
+    :func:`ld_monai.layers.grid_patch_features` and :func:`ld_monai.layers.region_features`.
 
     The encoder is ``self.encoder``; export it alone with ``net.encoder.state_dict()`` (see
     :class:`ld_monai.handlers.EncoderExporter`) for transfer to segmentation.

@@ -60,9 +60,8 @@ from ld_monai.transforms.segmentation_presets import (
     segmentation_preprocessing,
     structures_to_label_map,
 )
+from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.transforms.views import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     LocalDiscriminationViewsD,
     LocalDiscriminationViewsd,
     LocalDiscriminationViewsDict,

@@ -42,8 +42,8 @@ from ld_monai.transforms.channels import EnsureChannelsd
 from ld_monai.transforms.fundus import FundusFieldOfViewCropd
 from ld_monai.transforms.labels import CheckSegmentationLabeld
 from ld_monai.transforms.mask_writer import SaveMaskd
+from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.transforms.radiograph_loading import LoadRadiographd
-from ld_monai.transforms.views import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "MODALITIES",

@@ -28,19 +28,16 @@ from monai.data import MetaTensor
 from monai.transforms.transform import MapTransform, RandomizableTransform
 from monai.utils import TransformBackends, convert_to_tensor, ensure_tuple
 
+from ld_monai.data.ld_batch import LDKeys
 from ld_monai.transforms.channels import source_name
 from ld_monai.transforms.color import ColorJitterParams, RandColorJitter
+from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "LocalDiscriminationViewsd",
     "LocalDiscriminationViewsD",
     "LocalDiscriminationViewsDict",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # pre-shrink an image with antialiasing when the crop is more than this many times larger than the output
 _ANTIALIAS_FACTOR = 1.25
@@ -143,7 +140,7 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
 
     def __init__(
         self,
-        keys: KeysCollection = ("image1", "image2"),
+        keys: KeysCollection = (LDKeys.IMAGE1, LDKeys.IMAGE2),
         spatial_size: int = 448,
         crop_scale: tuple[float, float] = (0.9, 1.0),
         crop_ratio: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0),
@@ -154,12 +151,12 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         mix_range: tuple[float, float] = (0.2, 0.8),
         mean: float | Sequence[float] = IMAGENET_MEAN,
         std: float | Sequence[float] = IMAGENET_STD,
-        views_key: str = "views",
-        rotation_key: str = "rotation_k",
-        lambda_key: str = "mix_lambda",
+        views_key: str = LDKeys.VIEWS,
+        rotation_key: str = LDKeys.ROTATION,
+        lambda_key: str = LDKeys.MIX_LAMBDA,
         mirror: bool = False,
         independent_crops: bool = False,
-        crop_boxes_key: str = "crop_boxes",
+        crop_boxes_key: str = LDKeys.CROP_BOXES,
         keep_inputs: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:

@@ -65,7 +65,11 @@ def test_train_config_has_monai_properties():
     multi = ConfigParser()
     multi.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "multi_gpu_train.json")])
     assert multi.get("train#dataloader#sampler#_target_") == "DistributedSampler"
-    assert "dist.get_rank()" in multi.get("train#attach_handlers")
+    attach = multi.get("train#attach_handlers")
+    assert "@train#main_process_handlers if dist.get_rank() == 0" in attach and "[:" not in attach  # by name
+    writers = {"ld_monai.handlers.AtomicCheckpointSaver", "StatsHandler", "TensorBoardStatsHandler"}
+    assert {h["_target_"] for h in multi.get("train#main_process_handlers")} == writers
+    assert not writers & {h["_target_"] for h in multi.get("train#handlers")}  # every process: no writer
     assert multi.get("train#dataloader#batch_size") == "@batch_size"  # the rest of train.json is kept
 
 

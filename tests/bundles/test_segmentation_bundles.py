@@ -1,6 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """The three segmentation-transfer bundles, each trained for 2 iterations, evaluated and run for inference on
-real images (prepared with ``ld_monai.data.prepare_dataset`` from ``LD_MONAI_DATA_DIR``)."""
+real images (prepared with ``ld_monai.apps.prepare_dataset`` from ``LD_MONAI_DATA_DIR``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from monai.bundle import ConfigParser, run, verify_metadata
 from PIL import Image
 
-from ld_monai.data import prepare_dataset
+from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.networks import LocalDiscriminationNet
 
 from ..conftest import REPO

@@ -25,7 +25,7 @@ from ld_monai.inferers.one_shot_landmark import (
     refine_subpixel,
     sample_embedding,
 )
-from ld_monai.networks import CenterSensitivePooling
+from ld_monai.layers import CenterSensitivePooling
 from ld_monai.transforms import LoadRadiograph
 
 SIZE = (256, 208)  # the network size: the test images are this size, so image pixels = network pixels

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ld_monai.losses import AssignmentEntropyLoss, RegionDiscriminationLoss
-from ld_monai.networks import region_features
+from ld_monai.layers import region_features
 
 
 def test_correct_clustering_scores_lower_than_shuffled():

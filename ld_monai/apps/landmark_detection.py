@@ -1,0 +1,237 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""One-shot landmark detection on files: the work of the ``oneshot_landmark_detection`` bundle and of
+``ld-monai predict`` with it (Chen et al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440).
+
+* :func:`load_landmark_network`: the LD network with the weights of LD pretraining, ready to embed;
+* :func:`set_landmark_template`: the template of a :class:`OneShotLandmarkInferer` from an image file and a
+  landmark table;
+* :func:`adapt_landmark_template`: the template's landmark embeddings refined on the (unlabeled) files to search
+  (adaptation, then self-training);
+* :func:`detect_landmarks`: the landmarks of every file in one ``landmarks.csv`` plus an overlay picture per file
+  (:func:`ld_monai.visualize.render_landmark_overlay`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.data import MetaTensor
+from tqdm import tqdm
+
+from ld_monai.data.file_format import file_stem
+from ld_monai.data.landmark_table import read_landmark_table, write_landmarks_csv
+from ld_monai.networks.state_dict import load_pretrained
+from ld_monai.transforms.radiograph_loading import LoadRadiograph
+from ld_monai.utils import atomic_write
+from ld_monai.visualize.landmark_overlay import render_landmark_overlay
+
+__all__ = [
+    "LandmarkDetection",
+    "adapt_landmark_template",
+    "detect_landmarks",
+    "load_landmark_network",
+    "set_landmark_template",
+]
+
+
+def load_landmark_network(network: torch.nn.Module, checkpoint: str | os.PathLike | None,
+                          device: torch.device | str | None = None) -> torch.nn.Module:
+    """``network`` with every weight from ``checkpoint`` (the ``model.pt`` of ``ld_pretraining``), in eval mode.
+
+    Raises:
+        ValueError: no checkpoint given, or it lacks weights of ``network`` (an ``encoder.pt`` has no decoder and
+            embedding head, which the matching needs).
+        FileNotFoundError: the checkpoint does not exist.
+    """
+    if checkpoint is None:
+        raise ValueError(
+            "no checkpoint: pass the model.pt of LD pretraining (the ld_pretraining bundle with train_xray.json, or "
+            "ld-monai demo --xray), e.g. --checkpoint runs/ld_ceph/checkpoints/model.pt."
+        )
+    untouched = load_pretrained(network, checkpoint)
+    if untouched:
+        raise ValueError(
+            f"{checkpoint} lacks {len(untouched)} weights of the network (e.g. {untouched[0]}): one-shot matching "
+            "needs the whole LD network, the model.pt of ld_pretraining, not encoder.pt."
+        )
+    return network.to(device).eval()
+
+
+def set_landmark_template(inferer, image: str | os.PathLike | None, landmarks: str | os.PathLike | None,
+                          image_id: str | None = None, annotator: str | None = None,
+                          labels: Sequence[str] | None = None) -> list[str]:
+    """Give ``inferer`` (e.g. :class:`OneShotLandmarkInferer`) its template: an image file and its landmarks.
+
+    Args:
+        image: the template radiograph (read with :class:`ld_monai.transforms.LoadRadiograph`).
+        landmarks: a CSV read with :func:`ld_monai.data.read_landmark_table` (columns ``image_id,label,x,y`` and,
+            with several annotators, ``annotator``); (x, y) in pixels of ``image``.
+        image_id: the template's id in the table; default: the image's file name without extension.
+        annotator: whose landmarks (required when the table has several annotators).
+        labels: the landmarks to find, in this order; default: all of the template's, in the table's order.
+
+    Returns:
+        the labels, in the order of the rows of ``inferer(query)["landmarks"]``.
+
+    Raises:
+        ValueError: no image or table given, the template's id not in the table, a label missing or given twice
+            for the template, landmarks outside the image (raised by the inferer).
+    """
+    if image is None or landmarks is None:
+        raise ValueError("the template needs an image and its landmark table: set template_image and "
+                         "template_landmarks.")
+    image_id = file_stem(image) if image_id is None else str(image_id)
+    table = read_landmark_table(landmarks, annotator=annotator, duplicates="first")
+    who = f" (annotator {annotator!r})" if annotator is not None else ""
+    if image_id not in table:
+        raise ValueError(f"template {image_id!r} is not in {landmarks}{who}, which has {len(table)} images: "
+                         f"{list(table)[:10]}{' ...' if len(table) > 10 else ''}; set template_id.")
+    template = table[image_id]
+    once = read_landmark_table(landmarks, annotator=annotator, duplicates="drop").get(image_id, {})
+    repeated = [label for label in template if label not in once]
+    if repeated:
+        raise ValueError(f"template {image_id!r} has the labels {repeated} on several rows of {landmarks}{who}: "
+                         "choose another template.")
+    labels = list(template) if labels is None else [str(label) for label in labels]
+    missing = [label for label in labels if label not in template]
+    if missing or not labels:
+        raise ValueError(f"template {image_id!r} in {landmarks}{who} has no landmark {missing or labels}; "
+                         f"it has {list(template)}.")
+    inferer.set_template(LoadRadiograph()(image), np.asarray([template[label] for label in labels]))
+    return labels
+
+
+def adapt_landmark_template(inferer, image_files: Sequence[str | os.PathLike], fraction: float = 0.25,
+                            rounds: int = 1, self_train_fraction: float = 0.25, progress: bool = True) -> int:
+    """Refine the template of ``inferer`` on the readable files among ``image_files``, unlabeled (typically the files
+    about to be searched): ``rounds`` of :meth:`OneShotLandmarkInferer.adapt` (0: none), then
+    :meth:`OneShotLandmarkInferer.self_train` (``self_train_fraction`` 0: none). Files that cannot be read, or whose
+    channel count or DICOM modality differs from the template's, are left out (:func:`detect_landmarks` reports
+    them). The images are kept at the network's input size: a thousand radiographs take about 256 MB.
+
+    Returns:
+        how many files the template was refined on (0: none readable, or both steps off; the template is left as it
+        was).
+    """
+    if rounds <= 0 and self_train_fraction <= 0:
+        return 0
+    loader, images = LoadRadiograph(), []
+    for path in tqdm([os.fspath(f) for f in image_files], desc="reading the files to search", unit="file",
+                     disable=not progress):
+        try:
+            image = loader(path)
+        except ValueError:
+            continue
+        modality, expected = image.meta.get("modality") or None, inferer.template["modality"]
+        if image.shape[0] != inferer.template["channels"] or (modality and expected and modality != expected):
+            continue
+        small = F.interpolate(image.as_tensor()[None].float(), size=inferer.image_size, mode="area")[0]
+        images.append(MetaTensor(small, meta={"modality": modality}))
+    if images and rounds > 0:
+        inferer.adapt(images, fraction=fraction, rounds=rounds, progress=progress)
+    if images and self_train_fraction > 0:
+        inferer.self_train(images, fraction=self_train_fraction, progress=progress)
+    return len(images)
+
+
+def _spacing_xy(image) -> tuple[float, float] | None:
+    """(x, y) mm per pixel of a :class:`LoadRadiograph` image: a DICOM's PixelSpacing (or ImagerPixelSpacing), a
+    NIfTI's pixdim; None for other files and for a DICOM without spacing."""
+    meta = getattr(image, "meta", {})
+    if "spacing_source" in meta:
+        if meta["spacing_source"] == "none":
+            return None
+        row, col = (float(s) for s in meta["spacing"][:2])
+    elif "pixdim" in meta:
+        row, col = (float(s) for s in meta["pixdim"][1:3])
+    else:
+        return None
+    return col, row
+
+
+@dataclass
+class LandmarkDetection:
+    """What :func:`detect_landmarks` wrote: the table, the overlay of each file, and the files that failed."""
+
+    landmarks_csv: Path
+    overlays: dict[str, Path] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _reason(path: str, error: Exception) -> str:
+    """``error`` in one line without the file name at its start (the caller names the file)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text[len(path) + 2:] if text.startswith(f"{path}: ") else text
+
+
+def detect_landmarks(inferer, image_files: Sequence[str | os.PathLike], output_dir: str | os.PathLike,
+                     labels: Sequence[str], progress: bool = True, skip_failures: bool = False,
+                     overlay_max_side: int = 1024) -> LandmarkDetection:
+    """Find the template's landmarks in every file and write ``output_dir/landmarks.csv`` and
+    ``output_dir/overlays/<stem>.png`` (:func:`render_landmark_overlay`).
+
+    The table (:data:`ld_monai.data.LANDMARK_CSV_COLUMNS`) has one row per file and label: ``image`` is the file
+    name without extension, (x, y) in the file's pixels, in mm (px x spacing) when the file has a pixel spacing
+    (DICOM PixelSpacing or ImagerPixelSpacing, NIfTI pixdim; empty otherwise), and the match's cosine similarity
+    as ``confidence``. It is written once, at the end, atomically.
+
+    Args:
+        inferer: e.g. :class:`OneShotLandmarkInferer` with its template set (:func:`set_landmark_template`).
+        image_files: radiographs read with :class:`ld_monai.transforms.LoadRadiograph`.
+        output_dir: where the table and the overlays go.
+        labels: the template's labels, in the order of the inferer's landmarks.
+        progress: show a progress bar.
+        skip_failures: a file that fails (unreadable, wrong modality, same name as an earlier file) is recorded in
+            ``failed`` and the others go on; default: raise, naming the file.
+        overlay_max_side: longer side of the overlays, in pixels.
+
+    Raises:
+        ValueError: no file, two files with the same name, a file that fails (unless ``skip_failures``).
+    """
+    if len(image_files) == 0:
+        raise ValueError("no image to search for landmarks: the list of files is empty (set input_dir).")
+    labels = list(labels)
+    output_dir = Path(output_dir)
+    result = LandmarkDetection(output_dir / "landmarks.csv")
+    loader = LoadRadiograph()
+    rows: list[dict] = []
+    stems: dict[str, str] = {}
+    for path in tqdm([os.fspath(f) for f in image_files], desc="landmarks", unit="file", disable=not progress):
+        try:
+            stem = file_stem(path)
+            if stem in stems:
+                raise ValueError(f"its name {stem!r} is already used by {stems[stem]}.")
+            stems[stem] = path
+            image = loader(path)
+            found = inferer(image)
+            points, confidence = np.asarray(found["landmarks"]), np.asarray(found["confidence"])
+            if points.shape != (len(labels), 2):
+                raise ValueError(f"the inferer found {points.shape[0]} landmarks, expected one per label {labels}.")
+            spacing = _spacing_xy(image)
+            overlay = render_landmark_overlay(image, points, overlay_max_side)
+        except Exception as error:  # noqa: BLE001 - reported per file or raised naming the file
+            if not skip_failures:
+                if isinstance(error, ValueError):
+                    raise ValueError(f"{path}: {_reason(path, error)}") from error
+                raise
+            result.failed[path] = f"{type(error).__name__}: {_reason(path, error)}"
+            if progress:
+                tqdm.write(f"failed: {path}: {result.failed[path]}")
+            continue
+        for label, (x, y), score in zip(labels, points, confidence):
+            mm = (x * spacing[0], y * spacing[1]) if spacing else (None, None)
+            rows.append({"image": stem, "label": label, "x_px": x, "y_px": y, "x_mm": mm[0], "y_mm": mm[1],
+                         "confidence": score})
+        buffer = io.BytesIO()
+        overlay.save(buffer, format="PNG")
+        result.overlays[path] = atomic_write(output_dir / "overlays" / f"{stem}.png",
+                                             lambda f: f.write(buffer.getvalue()))
+    write_landmarks_csv(result.landmarks_csv, rows)
+    return result
