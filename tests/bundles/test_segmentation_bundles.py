@@ -1,6 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """The three segmentation-transfer bundles, each trained for 2 iterations, evaluated and run for inference on
-real images (prepared with ``ld_monai.apps.prepare_dataset`` from ``LD_MONAI_DATA_DIR``)."""
+real images (prepared with ``ld_monai.apps.prepare.prepare_dataset`` from ``LD_MONAI_DATA_DIR``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ConfigParser, run, verify_metadata
+from monai.bundle import ConfigParser, ckpt_export, run, verify_metadata, verify_net_in_out
 from PIL import Image
 
 from ld_monai.apps.prepare import prepare_dataset
@@ -88,6 +88,26 @@ def test_metadata_valid_against_2024_schema(bundle, data_dir):
     meta = json.loads((configs / "metadata.json").read_text())
     assert meta["version"] in meta["changelog"]
     assert meta["network_data_format"]["outputs"]["pred"]["num_channels"] == len(BUNDLES[bundle][2])
+
+
+@pytest.mark.parametrize("bundle", sorted(BUNDLES))
+def test_network_shapes_verify_and_export_to_torchscript(bundle, tmp_path):
+    """MONAI's model-zoo checks: ``verify_net_in_out`` against the metadata, and ``ckpt_export`` (traced; the
+    input checks with error messages do not script) to a TorchScript file that computes what the network does."""
+    configs = REPO / "bundles" / bundle / "configs"
+    files = {"meta_file": str(configs / "metadata.json"), "config_file": str(configs / "train.json")}
+    verify_net_in_out(net_id="network_def", **files)
+    parser = ConfigParser()
+    parser.read_config(files["config_file"])
+    network = parser.get_parsed_content("network_def").eval()
+    torch.save(network.state_dict(), tmp_path / "model.pt")
+    image = json.loads((configs / "metadata.json").read_text())["network_data_format"]["inputs"]["image"]
+    ckpt_export(net_id="network_def", filepath=str(tmp_path / "model.ts"), ckpt_file=str(tmp_path / "model.pt"),
+                use_trace=True, input_shape=[1, image["num_channels"], *image["spatial_shape"]], **files)
+    exported = torch.jit.load(str(tmp_path / "model.ts"))
+    x = torch.rand(2, image["num_channels"], 96, 64)  # another batch and size than the trace's
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), network(x))
 
 
 @pytest.mark.parametrize("config", ["train.json", "evaluate.json", "inference.json", "multi_gpu_train.json"])
