@@ -13,7 +13,10 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["bundles_root", "bundle_path", "list_bundles", "export_bundle"]
+__all__ = ["bundles_root", "bundle_path", "list_bundles", "export_bundle", "bundle_kind", "BUNDLE_KINDS"]
+
+#: what a bundle declares in ``metadata.json`` as ``ld_monai_kind``
+BUNDLE_KINDS = ("pretraining", "segmentation", "landmark_detection")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -57,3 +60,15 @@ def export_bundle(name: str, destination: str | os.PathLike) -> Path:
         raise FileExistsError(f"{target} exists: export into another folder or remove it first.")
     shutil.copytree(source, target)
     return target
+
+
+def bundle_kind(bundle_dir: str | os.PathLike) -> str:
+    """The ``ld_monai_kind`` that a bundle folder declares in ``configs/metadata.json`` (one of
+    :data:`BUNDLE_KINDS`); ``ValueError`` naming the file when it is missing or unknown."""
+    path = Path(bundle_dir) / "configs" / "metadata.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{bundle_dir} is not a bundle folder: {path} does not exist.")
+    kind = json.loads(path.read_text(encoding="utf-8")).get("ld_monai_kind")
+    if kind not in BUNDLE_KINDS:
+        raise ValueError(f"{path} declares ld_monai_kind {kind!r}; expected one of {', '.join(BUNDLE_KINDS)}.")
+    return kind

@@ -6,7 +6,8 @@ folder): the label map as NIfTI with the input's geometry and as PNG (``<stem>_m
 an overlay picture (``<stem>_overlay.png``) and, for DICOM input, a DICOM SEG referencing the source instance
 (``<stem>_seg.dcm``).
 
-Landmarks (a bundle whose ``inference.json`` names ``template_landmarks``, e.g. ``oneshot_landmark_detection``):
+Landmarks (a bundle whose metadata declares ``"ld_monai_kind": "landmark_detection"``, e.g.
+``oneshot_landmark_detection``):
 the template's landmarks in every input, in one ``landmarks.csv`` (pixels, mm when the file has a pixel spacing),
 plus ``overlays/<stem>.png`` (:func:`ld_monai.apps.landmark_detection.detect_landmarks`); the template is given as
 bundle overrides (``template_image``, ``template_landmarks``, ``template_id``, ``template_annotator``, ``labels``).
@@ -32,6 +33,7 @@ from monai.transforms import Compose
 from PIL import Image
 from tqdm import tqdm
 
+from ld_monai.apps.bundles import bundle_kind
 from ld_monai.apps.landmark_detection import adapt_landmark_template, detect_landmarks
 from ld_monai.data.dicom_seg_writer import write_dicom_seg
 from ld_monai.data.file_format import file_stem, is_dicom_file
@@ -40,7 +42,7 @@ from ld_monai.networks.state_dict import load_pretrained
 from ld_monai.utils import atomic_write
 from ld_monai.visualize.segmentation_overlay import render_segmentation_overlay
 
-__all__ = ["BundlePredictor", "PredictionSummary", "is_landmark_bundle", "predict", "OVERLAY_MAX_SIDE"]
+__all__ = ["BundlePredictor", "PredictionSummary", "predict", "OVERLAY_MAX_SIDE"]
 
 #: overlays of large radiographs are downscaled to this longer side (pixels)
 OVERLAY_MAX_SIDE = 1024
@@ -99,12 +101,6 @@ def _find_checkpoint(bundle: Path, parser: ConfigParser, checkpoint: str | os.Pa
         f"no checkpoint for {bundle.name}: looked for {', '.join(str(p) for p in candidates)}; train the bundle "
         "(for a landmark bundle: LD pretraining) or pass --checkpoint."
     )
-
-
-def is_landmark_bundle(bundle_dir: str | os.PathLike) -> bool:
-    """True for a one-shot landmark bundle: its ``configs/inference.json`` names ``template_landmarks``."""
-    path = Path(bundle_dir) / "configs" / "inference.json"
-    return path.is_file() and "template_landmarks" in json.loads(path.read_text(encoding="utf-8"))
 
 
 class BundlePredictor:
@@ -246,7 +242,7 @@ def predict(bundle_dir: str | os.PathLike, inputs: str | os.PathLike | Sequence[
             checkpoint: str | os.PathLike | None = None, device: str | None = None,
             progress: bool = True, overrides: dict | None = None) -> PredictionSummary:
     """Segment a file, a folder (every image in it, DICOM recognised by content) or a list of files; with a
-    landmark bundle (:func:`is_landmark_bundle`), find the template's landmarks in them, the template given by
+    landmark bundle (``ld_monai_kind`` ``landmark_detection`` in its metadata), find the template's landmarks in them, the template given by
     ``overrides`` (``template_image``, ``template_landmarks``, ``template_id``, ``template_annotator``).
 
     One bad file never stops the rest: its error goes into the summary and its partial outputs are removed.
@@ -255,7 +251,11 @@ def predict(bundle_dir: str | os.PathLike, inputs: str | os.PathLike | Sequence[
     """
     start = time.time()
     files = _input_files(inputs) if isinstance(inputs, (str, os.PathLike)) else [os.fspath(f) for f in inputs]
-    run = _find_landmarks if is_landmark_bundle(bundle_dir) else _segment
+    kind = bundle_kind(bundle_dir)
+    if kind == "pretraining":
+        raise ValueError(f"{bundle_dir} is a pretraining bundle: ld-monai predict runs segmentation and landmark "
+                         "bundles; run its inference.json for embeddings and cluster maps.")
+    run = _find_landmarks if kind == "landmark_detection" else _segment
     summary = run(bundle_dir, files, output_dir, checkpoint, device, progress, overrides)
     summary.seconds = time.time() - start
     text = json.dumps(

@@ -13,7 +13,8 @@ import zipfile
 import pytest
 import torch
 
-from ld_monai.apps.bundles import bundle_path, list_bundles
+from ld_monai.apps.bundles import bundle_kind, bundle_path, list_bundles
+from ld_monai.apps.predict import predict
 from ld_monai.apps.cli import main
 
 from ..conftest import REPO
@@ -30,6 +31,21 @@ def test_list_names_every_bundle_with_its_version(capsys):
     assert capsys.readouterr().out.splitlines() == [f"{name} {version}" for name, version in sorted(expected.items())]
     with pytest.raises(FileNotFoundError, match="ld_pretraining"):
         bundle_path("no_such_bundle")
+
+
+def test_every_bundle_declares_its_kind_and_predict_refuses_pretraining(tmp_path):
+    kinds = {name: bundle_kind(bundle_path(name)) for name in list_bundles()}
+    assert kinds == {"ld_pretraining": "pretraining", "lung_segmentation": "segmentation",
+                     "oneshot_landmark_detection": "landmark_detection", "optic_disc_segmentation": "segmentation",
+                     "retinal_vessel_segmentation": "segmentation"}
+    with pytest.raises(ValueError, match="pretraining bundle"):
+        predict(bundle_path("ld_pretraining"), [], tmp_path / "out")
+    (tmp_path / "odd" / "configs").mkdir(parents=True)
+    (tmp_path / "odd" / "configs" / "metadata.json").write_text('{"version": "0.1.0"}')
+    with pytest.raises(ValueError, match="ld_monai_kind None"):
+        bundle_kind(tmp_path / "odd")
+    with pytest.raises(FileNotFoundError, match="not a bundle folder"):
+        bundle_kind(tmp_path)
 
 
 def test_exported_bundle_runs_alone_with_monai_bundle(tmp_path, capsys):
