@@ -242,8 +242,9 @@ def predict(bundle_dir: str | os.PathLike, inputs: str | os.PathLike | Sequence[
             checkpoint: str | os.PathLike | None = None, device: str | None = None,
             progress: bool = True, overrides: dict | None = None) -> PredictionSummary:
     """Segment a file, a folder (every image in it, DICOM recognised by content) or a list of files; with a
-    landmark bundle (``ld_monai_kind`` ``landmark_detection`` in its metadata), find the template's landmarks in them, the template given by
-    ``overrides`` (``template_image``, ``template_landmarks``, ``template_id``, ``template_annotator``).
+    landmark bundle (``ld_monai_kind`` ``landmark_detection`` in its metadata), find the template's landmarks in
+    them, the template given by ``overrides`` (``template_image``, ``template_landmarks``, ``template_id``,
+    ``template_annotator``).
 
     One bad file never stops the rest: its error goes into the summary and its partial outputs are removed.
     Two inputs with the same stem would overwrite each other's outputs, so the second one fails. The summary is
