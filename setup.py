@@ -7,5 +7,6 @@ from setuptools import find_packages, setup
 setup(
     packages=find_packages(include=["ld_monai*"]) + ["ld_monai.bundles"],
     package_dir={"ld_monai.bundles": "bundles"},
-    package_data={"ld_monai.bundles": ["*/LICENSE", "*/configs/*", "*/docs/*"]},
+    package_data={"ld_monai.bundles": ["*/LICENSE", "*/configs/*", "*/docs/*", "families/*/LICENSE",
+                                       "families/*/configs/*"]},
 )

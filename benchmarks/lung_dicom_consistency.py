@@ -11,7 +11,7 @@ the prediction from the PNG (agreement Dice). Prints a Markdown table; writes it
 Example::
 
     python benchmarks/lung_dicom_consistency.py --datalist data/cxr_lungs/datalist.json \\
-        --checkpoint bundles/lung_segmentation/runs/cxr/checkpoints/model.pt
+        --checkpoint bundles_out/lung_segmentation/runs/cxr/checkpoints/model.pt
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from PIL import Image
 from pydicom.uid import JPEG2000Lossless
 
 from ld_monai.data import file_stem, load_segmentation_datalist, write_radiograph_dicom
+from ld_monai.apps.bundles import export_bundle
 from ld_monai.apps.predict import predict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,12 +73,13 @@ def main() -> None:
     masks: dict[str, dict[str, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        bundle = export_bundle("lung_segmentation", tmp)
         for k, (variant, how) in enumerate(VARIANTS.items()):
             inputs, outputs = Path(tmp) / f"in{k}", Path(tmp) / f"out{k}"
             inputs.mkdir()
             for item in items:
                 write_variant(Path(item["image"]), inputs, how)
-            summary = predict(REPO / "bundles" / "lung_segmentation", inputs, outputs, checkpoint=args.checkpoint,
+            summary = predict(bundle, inputs, outputs, checkpoint=args.checkpoint,
                               device="cpu", progress=False)
             if summary.failed:
                 raise RuntimeError(f"{variant}: {summary.failed}")

@@ -35,18 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from monai.transforms import (
-    Compose,
-    EnsureTyped,
-    LoadImaged,
-    Resized,
-    ScaleIntensityRanged,
-)
+from monai.transforms import Compose
 
 from ld_monai.data import LDKeys
 from ld_monai.metrics import field_of_view_foreground, position_leakage
 from ld_monai.networks import LocalDiscriminationNet, load_matching_state_dict
-from ld_monai.transforms import EnsureChannelsd, FundusFieldOfViewCropd, LocalDiscriminationViewsd
+from ld_monai.transforms import LocalDiscriminationViewsd, segmentation_preprocessing
 from ld_monai.utils import atomic_write_json
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -75,18 +69,9 @@ def find_images(image_dir: str | os.PathLike, num_images: int) -> list[Path]:
     return paths[: int(num_images)]
 
 
-def view_preprocessing(image_size: int, in_channels: int = 3) -> Compose:
-    """LD pretraining preprocessing: file -> (C, image_size, image_size) in [0, 1]."""
-    return Compose(
-        [
-            LoadImaged("image", reader="PILReader", reverse_indexing=False, image_only=True, ensure_channel_first=True),
-            EnsureChannelsd("image", num_channels=in_channels),
-            FundusFieldOfViewCropd("image"),
-            ScaleIntensityRanged("image", a_min=0, a_max=255, b_min=0.0, b_max=1.0, clip=True),
-            Resized("image", spatial_size=(image_size, image_size), mode="area"),
-            EnsureTyped("image", dtype=torch.float32, track_meta=False),
-        ]
-    )
+def view_preprocessing(image_size: int) -> Compose:
+    """LD pretraining preprocessing (its bundle's chain): file -> (3, image_size, image_size) in [0, 1]."""
+    return Compose(segmentation_preprocessing("fundus", image_size=image_size, normalize=False, track_meta=False))
 
 
 def load_views(

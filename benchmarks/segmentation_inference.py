@@ -22,7 +22,6 @@ import torch
 
 from ld_monai.networks import TransferSegmentationNet
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def network_seconds(size: int, repeats: int, channels_last: bool) -> float:
@@ -43,19 +42,21 @@ def network_seconds(size: int, repeats: int, channels_last: bool) -> float:
 def bundle_seconds(bundle: str, images: Path, checkpoint: str | None) -> tuple[float, int]:
     from monai.bundle import ConfigWorkflow
 
-    configs = REPO / "bundles" / bundle / "configs"
+    from ld_monai.apps.bundles import export_bundle
+
     with tempfile.TemporaryDirectory() as output_dir:
-        overrides = {"input_dir": str(images), "output_dir": output_dir, "num_workers": 0}
+        configs = export_bundle(bundle, output_dir) / "configs"
+        overrides = {"dataset_dir": str(images), "output_dir": output_dir, "num_workers": 0}
         workflow = ConfigWorkflow(
-            config_file=[str(configs / "train.json"), str(configs / "inference.json")],
-            meta_file=str(configs / "metadata.json"), workflow_type="infer", **overrides,
+            config_file=str(configs / "inference.json"), meta_file=str(configs / "metadata.json"),
+            workflow_type="infer", **overrides,
         )
         if checkpoint:
             workflow.parser["checkpoint"] = checkpoint
         else:  # no trained weights: skip the loader, keep everything else
-            workflow.parser["infer#handlers"] = workflow.parser["infer#handlers"][1:]
+            workflow.parser["handlers"] = workflow.parser["handlers"][1:]
         workflow.initialize()
-        n = len(workflow.parser.get_parsed_content("infer_items"))
+        n = len(workflow.dataset)
         start = time.perf_counter()
         workflow.run()
         return (time.perf_counter() - start) / n, n

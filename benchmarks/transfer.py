@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from ld_monai.apps.bundles import export_bundle
 
 
 def run_bundle(bundle: Path, configs: list[str], overrides: dict, log: Path) -> None:
@@ -71,9 +71,11 @@ def main() -> None:
     parser.add_argument("--output_dir", default="runs/transfer")
     args = parser.parse_args()
 
-    bundle = REPO / "bundles" / args.bundle
     out = Path(args.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    bundle = out / args.bundle
+    if not bundle.is_dir():  # the standalone bundle, as a user exports it
+        export_bundle(args.bundle, out)
     common = {"datalist_file": str(Path(args.datalist).resolve()), "label_fraction": args.label_fraction,
               "image_size": args.image_size, "padding_mode": args.padding_mode, "num_workers": 0}
     encoder = str(Path(args.encoder).resolve())

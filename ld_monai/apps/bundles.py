@@ -1,23 +1,44 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Where the MONAI bundles of ld_monai are, and how to copy one out.
+"""Where the MONAI bundles of ld_monai are, and how to copy one out as a standalone MONAI bundle.
 
 An installed wheel carries them as package data (``ld_monai/bundles/<name>``, see ``setup.py``); a source checkout
 (editable install) has them in ``<repo>/bundles/<name>``. ``ld-monai bundle list`` and ``ld-monai bundle export``
 use these functions.
+
+Bundles of one family (``"ld_monai_family"`` in their ``metadata.json``, e.g. the three segmentation bundles) hold
+only what makes them differ: ``configs/task.json`` (modality, structures, image size, epochs, ...), their part of
+``metadata.json`` and their model card. The family (``bundles/families/<family>/``) holds the configs written once.
+:func:`export_bundle` composes the two into what the MONAI model zoo expects of a bundle:
+
+* ``train.json`` and ``inference.json`` run alone: the family's ``common.json``, then the family's file, then the
+  task keys that the config uses (defines, or references as ``@key``);
+* the other configs (``evaluate.json``, ``multi_gpu_train.json``) are merged on top of ``train.json`` at run time,
+  as in the model zoo: the family's file plus the task keys it uses that ``train.json`` does not carry;
+* ``metadata.json``: the family's, updated with the bundle's (dictionaries merged, lists extended), with the
+  ``network_data_format`` derived from the task (channels from the modality and the structures, spatial shape from
+  the image size);
+* every other file (licence, logging configuration, model card): the family's, then the bundle's.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
-__all__ = ["bundles_root", "bundle_path", "list_bundles", "export_bundle", "bundle_kind", "BUNDLE_KINDS"]
+__all__ = [
+    "bundles_root", "bundle_path", "list_bundles", "export_bundle", "bundle_configs", "bundle_kind", "BUNDLE_KINDS",
+    "RUNS_ALONE",
+]
 
 #: what a bundle declares in ``metadata.json`` as ``ld_monai_kind``
 BUNDLE_KINDS = ("pretraining", "segmentation", "landmark_detection")
 
+#: the configs of a family that run alone (the others are merged on top of ``train.json``), as in the model zoo
+RUNS_ALONE = ("train.json", "inference.json")
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -51,24 +72,121 @@ def bundle_path(name: str) -> Path:
     return path
 
 
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _family_dir(source: Path) -> Path | None:
+    """The family folder of the source of a family member (``bundles/families/<family>``), else None."""
+    family = _read(source / "configs" / "metadata.json").get("ld_monai_family")
+    if family is None:
+        return None
+    path = source.parent / "families" / family
+    if not (path / "configs" / "common.json").is_file():
+        raise FileNotFoundError(f"{source.name} belongs to family {family!r}, but {path}/configs/common.json is "
+                                "missing.")
+    return path
+
+
+def _uses(config: dict, key: str) -> bool:
+    """Whether ``config`` defines ``key`` or refers to it (``@key``, ``@key#...``)."""
+    return key in config or re.search(rf"@{re.escape(key)}(?![\w])", json.dumps(config)) is not None
+
+
+def _merge_metadata(family: dict, bundle: dict) -> dict:
+    merged = copy.deepcopy(family)
+    for key, value in bundle.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge_metadata(merged[key], value)
+        elif isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = merged[key] + value
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _network_data_format(metadata: dict, task: dict) -> dict:
+    """The family's ``network_data_format`` completed from the task: input channels and value range by modality,
+    one output channel per structure, both at ``image_size``."""
+    shape = [task["image_size"], task["image_size"]]
+    modality = metadata.pop("input_by_modality")[task["modality"]]
+    formats = metadata["network_data_format"]
+    image, pred = formats["inputs"]["image"], formats["outputs"]["pred"]
+    image.update(modality, num_channels=len(modality["channel_def"]), spatial_shape=shape)
+    pred.update(num_channels=len(task["structures"]), spatial_shape=shape,
+                channel_def={str(k): name for k, name in enumerate(task["structures"])})
+    return metadata
+
+
+def bundle_configs(name: str) -> dict[str, dict]:
+    """The configs of bundle ``name`` as a standalone bundle has them: ``{file name: content}`` of every ``.json`` in
+    its ``configs/`` (``metadata.json`` included). A family member's are composed as the module docstring says;
+    ``ValueError`` when a task key is used by no config of the family (a typo would otherwise be silently ignored).
+    """
+    source = bundle_path(name)
+    family = _family_dir(source)
+    if family is None:
+        return {p.name: _read(p) for p in sorted((source / "configs").glob("*.json"))}
+    task = _read(source / "configs" / "task.json")
+    common = _read(family / "configs" / "common.json")
+    configs = {}
+    for path in sorted((family / "configs").glob("*.json")):
+        if path.name in ("common.json", "metadata.json"):
+            continue
+        configs[path.name] = {**common, **_read(path)} if path.name in RUNS_ALONE else _read(path)
+    task_keys: dict[str, dict] = {name: {} for name in configs}
+    for key, value in task.items():
+        users = [n for n in RUNS_ALONE if _uses(configs[n], key)]
+        users += [n for n in configs if n not in RUNS_ALONE and _uses(configs[n], key) and "train.json" not in users]
+        if not users:
+            raise ValueError(f"{source}/configs/task.json: {key!r} is used by no config of {family.name}.")
+        for config in users:
+            task_keys[config][key] = value
+    for name, content in configs.items():  # the task near the top, where a reader of the bundle looks first
+        head = {k: content[k] for k in ("_desc_", "imports") if k in content}
+        configs[name] = {**head, **task_keys[name], **{k: v for k, v in content.items() if k not in task_keys[name]}}
+    metadata = _merge_metadata(_read(family / "configs" / "metadata.json"), _read(source / "configs" / "metadata.json"))
+    metadata = _network_data_format(metadata, task)
+    configs["metadata.json"] = {"schema": metadata.pop("schema"), "version": metadata.pop("version"), **metadata}
+    return configs
+
+
 def export_bundle(name: str, destination: str | os.PathLike) -> Path:
-    """Copy bundle ``name`` to ``destination/<name>`` (which must not exist yet) and return that folder: a bundle
-    folder that ``python -m monai.bundle run`` runs with ``--bundle_root`` set to it."""
+    """Write bundle ``name`` to ``destination/<name>`` (which must not exist yet) as a standalone MONAI bundle and
+    return that folder: ``python -m monai.bundle run`` runs its configs with ``--bundle_root`` set to it, and its
+    ``inference.json`` runs alone."""
     source = bundle_path(name)
     target = Path(destination) / name
     if target.exists():
         raise FileExistsError(f"{target} exists: export into another folder or remove it first.")
-    shutil.copytree(source, target)
+    family = _family_dir(source)
+    if family is None:
+        shutil.copytree(source, target)
+        return target
+    configs = bundle_configs(name)
+
+    def composed(folder: str, names: list[str]) -> list[str]:  # the configs are written below
+        return [n for n in names if n.endswith(".json")] if Path(folder).name == "configs" else []
+
+    shutil.copytree(family, target, ignore=composed)
+    shutil.copytree(source, target, ignore=composed, dirs_exist_ok=True)
+    for file_name, content in configs.items():
+        (target / "configs" / file_name).write_text(json.dumps(content, indent=4, ensure_ascii=False) + "\n",
+                                                    encoding="utf-8")
     return target
 
 
 def bundle_kind(bundle_dir: str | os.PathLike) -> str:
     """The ``ld_monai_kind`` that a bundle folder declares in ``configs/metadata.json`` (one of
-    :data:`BUNDLE_KINDS`); ``ValueError`` naming the file when it is missing or unknown."""
+    :data:`BUNDLE_KINDS`), or its family's for the source of a family member; ``ValueError`` naming the file when
+    it is missing or unknown."""
     path = Path(bundle_dir) / "configs" / "metadata.json"
     if not path.is_file():
         raise FileNotFoundError(f"{bundle_dir} is not a bundle folder: {path} does not exist.")
-    kind = json.loads(path.read_text(encoding="utf-8")).get("ld_monai_kind")
+    kind = _read(path).get("ld_monai_kind")
+    family = _family_dir(Path(bundle_dir)) if kind is None else None
+    if family is not None:
+        kind = _read(family / "configs" / "metadata.json").get("ld_monai_kind")
     if kind not in BUNDLE_KINDS:
         raise ValueError(f"{path} declares ld_monai_kind {kind!r}; expected one of {', '.join(BUNDLE_KINDS)}.")
     return kind

@@ -1,10 +1,10 @@
-# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """``ld-monai predict``: run a trained segmentation bundle, or the one-shot landmark bundle, on clinical files.
 
-Segmentation, one file at a time. For each input (DICOM CR/DX, NIfTI, PNG/JPEG/TIFF; a file or every image of a
-folder): the label map as NIfTI with the input's geometry and as PNG (``<stem>_mask.nii.gz``, ``<stem>_mask.png``),
-an overlay picture (``<stem>_overlay.png``) and, for DICOM input, a DICOM SEG referencing the source instance
-(``<stem>_seg.dcm``).
+Segmentation: the bundle's own ``inference.json`` (MONAI ``ConfigWorkflow``, type ``infer``), its dataset fed one
+file at a time so that one bad file never stops the others. For each input (DICOM CR/DX, NIfTI, PNG/JPEG/TIFF; a
+file or every image of a folder) it writes what the bundle writes: the label map as NIfTI with the input's geometry
+and as PNG (``<stem>_mask.nii.gz``, ``<stem>_mask.png``), an overlay picture (``<stem>_overlay.png``) and, for
+DICOM input, a DICOM SEG referencing the source instance (``<stem>_seg.dcm``).
 
 Landmarks (a bundle whose metadata declares ``"ld_monai_kind": "landmark_detection"``, e.g.
 ``oneshot_landmark_detection``):
@@ -18,34 +18,25 @@ lists what succeeded and what failed.
 
 from __future__ import annotations
 
-import io
 import json
+import logging
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from monai.bundle import ConfigParser
-from monai.data import decollate_batch, list_data_collate
-from monai.transforms import Compose
-from PIL import Image
+from monai.bundle import ConfigParser, ConfigWorkflow
 from tqdm import tqdm
 
 from ld_monai.apps.bundles import bundle_kind
 from ld_monai.apps.landmark_detection import adapt_landmark_template, detect_landmarks
-from ld_monai.data.dicom_seg_writer import write_dicom_seg
-from ld_monai.data.file_format import file_stem, is_dicom_file
+from ld_monai.data.file_format import file_stem
 from ld_monai.data.image_folder import image_folder_datalist
 from ld_monai.networks.state_dict import load_pretrained
 from ld_monai.utils import atomic_write
-from ld_monai.visualize.segmentation_overlay import render_segmentation_overlay
 
-__all__ = ["BundlePredictor", "PredictionSummary", "predict", "OVERLAY_MAX_SIDE"]
-
-#: overlays of large radiographs are downscaled to this longer side (pixels)
-OVERLAY_MAX_SIDE = 1024
+__all__ = ["BundlePredictor", "PredictionSummary", "predict"]
 
 
 @dataclass
@@ -69,16 +60,20 @@ class PredictionSummary:
         return "\n".join(lines)
 
 
+def _config_file(bundle: Path, name: str) -> Path:
+    path = bundle / "configs" / name
+    if not path.is_file():
+        hint = (f" It is the source of a bundle family: run `ld-monai bundle export {bundle.name} DIR` and use "
+                f"DIR/{bundle.name}." if (bundle / "configs" / "task.json").is_file() else "")
+        raise FileNotFoundError(f"{bundle}: not a bundle with inference ({path.name} is missing).{hint}")
+    return path
+
+
 def _bundle_parser(bundle: Path, config_files: list[str], overrides: dict | None, device: str | None) -> ConfigParser:
     """The bundle's configs (and metadata) with ``bundle_root``, the overrides and the device set."""
-    configs = bundle / "configs"
-    files = [configs / name for name in config_files]
-    for path in files + [configs / "metadata.json"]:
-        if not path.is_file():
-            raise FileNotFoundError(f"{bundle}: not a bundle with inference ({path.name} is missing).")
     parser = ConfigParser()
-    parser.read_config([str(f) for f in files])
-    parser.read_meta(str(configs / "metadata.json"))
+    parser.read_config([str(_config_file(bundle, name)) for name in config_files])
+    parser.read_meta(str(_config_file(bundle, "metadata.json")))
     parser["bundle_root"] = str(bundle)
     for key, value in (overrides or {}).items():
         parser[key] = value
@@ -87,12 +82,11 @@ def _bundle_parser(bundle: Path, config_files: list[str], overrides: dict | None
     return parser
 
 
-def _find_checkpoint(bundle: Path, parser: ConfigParser, checkpoint: str | os.PathLike | None) -> Path:
+def _find_checkpoint(bundle: Path, configured: str | None, checkpoint: str | os.PathLike | None) -> Path:
     """``checkpoint``, else ``<bundle>/models/model.pt``, else the bundle's ``checkpoint`` setting."""
     if checkpoint is not None:
         candidates = [Path(checkpoint)]
     else:
-        configured = parser.get_parsed_content("checkpoint")
         candidates = [bundle / "models" / "model.pt"] + ([Path(configured)] if configured else [])
     for path in candidates:
         if path.is_file():
@@ -104,13 +98,14 @@ def _find_checkpoint(bundle: Path, parser: ConfigParser, checkpoint: str | os.Pa
 
 
 class BundlePredictor:
-    """A trained segmentation bundle (``train.json`` + ``inference.json``) ready to segment single files.
+    """The ``inference.json`` workflow of a trained segmentation bundle, run on one file at a time.
 
-    Uses the bundle's own network, ``infer_preprocessing`` and ``infer_postprocessing`` (so the masks are what
-    ``inference.json`` writes), with ``prediction_dir`` set to ``output_dir``.
+    The workflow is built once (network, checkpoint, pre- and postprocessing, handlers: what ``python -m
+    monai.bundle run --config_file configs/inference.json`` runs) with ``prediction_dir`` set to ``output_dir``;
+    :meth:`segment` points its dataset at one file and runs its evaluator.
 
     Args:
-        bundle_dir: the bundle folder (``configs/``).
+        bundle_dir: a standalone bundle folder (``configs/inference.json``; ``ld-monai bundle export`` writes one).
         output_dir: where the outputs go.
         checkpoint: the weights; default: ``<bundle_dir>/models/model.pt`` (model-zoo layout), else the
             ``checkpoint`` of ``inference.json`` (``<bundle_dir>/runs/checkpoints/model.pt`` after training).
@@ -118,71 +113,58 @@ class BundlePredictor:
         overrides: bundle settings ``{key: value}``, as ``monai.bundle run --key value`` would set them.
 
     Raises:
-        ValueError: the bundle is not a segmentation bundle, or the checkpoint does not fit its network.
-        FileNotFoundError: no checkpoint.
+        ValueError: the checkpoint does not fit the bundle's network.
+        FileNotFoundError: not a bundle with ``inference.json``, or no checkpoint.
     """
 
     def __init__(self, bundle_dir: str | os.PathLike, output_dir: str | os.PathLike,
                  checkpoint: str | os.PathLike | None = None, device: str | None = None,
                  overrides: dict | None = None) -> None:
         bundle = Path(bundle_dir).resolve()
-        parser = _bundle_parser(bundle, ["train.json", "inference.json"], overrides, device)
-        if "structures" not in parser or "infer_postprocessing" not in parser:
-            raise ValueError(
-                f"{bundle}: ld-monai predict runs segmentation bundles (with 'structures' and "
-                "'infer_postprocessing' in their configs)."
-            )
         self.output_dir = Path(output_dir).resolve()
-        parser["prediction_dir"] = str(self.output_dir)
-        self.name = bundle.name
-        self.version = str(parser.get("_meta_#version", "0"))
-        self.structures = [str(s) for s in parser.get_parsed_content("structures")]
-        self.device = parser.get_parsed_content("device")
-        self.memory_format = parser.get_parsed_content("memory_format")
-        self.amp = bool(parser.get_parsed_content("amp")) and self.device.type == "cuda"
-        self.checkpoint = _find_checkpoint(bundle, parser, checkpoint)
-        self.network = parser.get_parsed_content("network")
-        untouched = load_pretrained(self.network, self.checkpoint)
+        # no progress bar of the bundle's (one per file) and no worker processes started for every file
+        settings = {"bundle_root": str(bundle), "prediction_dir": str(self.output_dir), "initialize": [],
+                    "num_workers": 0, **(overrides or {})}
+        if device is not None:
+            settings["device"] = f"$torch.device({device!r})"
+        self.workflow = ConfigWorkflow(
+            config_file=str(_config_file(bundle, "inference.json")),
+            meta_file=str(_config_file(bundle, "metadata.json")), logging_file=False, workflow_type="infer", **settings,
+        )
+        configured = self.workflow.parser.get_parsed_content("checkpoint") if checkpoint is None else None
+        self.checkpoint = _find_checkpoint(bundle, configured, checkpoint)
+        self.workflow.parser["checkpoint"] = str(self.checkpoint)
+        self.workflow.parser["dataset#data"] = []
+        self.workflow.initialize()
+        untouched = load_pretrained(self.workflow.parser.get_parsed_content("network"), self.checkpoint)
         if untouched:
             raise ValueError(
                 f"{self.checkpoint} does not fit the network of {bundle.name}: {len(untouched)} weights missing "
                 f"(e.g. {untouched[0]})."
             )
-        self.network.eval()
-        preprocessing = parser.get_parsed_content("infer_preprocessing")
-        self.load = preprocessing.transforms[0]  # the loader: its output is the picture under the overlay
-        self.prepare = Compose(preprocessing.transforms[1:])
-        self.postprocessing = parser.get_parsed_content("infer_postprocessing")
+        self.name = bundle.name
+        self.evaluator = self.workflow.evaluator
+        self.evaluator.state.epoch_length = 1  # one file per run
+        # ignite's resumable runs keep the generator of a failed run, which makes the next run return at once
+        self.evaluator.interrupt_resume_enabled = False
+        self.evaluator.logger.setLevel(logging.CRITICAL)  # a failing file is reported by segment's caller
 
-    def outputs_of(self, path: str | os.PathLike) -> list[Path]:
-        """The files :meth:`segment` writes for ``path``."""
-        stem = file_stem(path)
-        names = [f"{stem}_mask.nii.gz", f"{stem}_mask.png", f"{stem}_overlay.png"]
-        if is_dicom_file(path):
-            names.append(f"{stem}_seg.dcm")
-        return [self.output_dir / n for n in names]
-
-    @torch.no_grad()
     def segment(self, path: str | os.PathLike) -> list[Path]:
-        """Segment one file and write its outputs; returns their paths. Raises on any failure."""
-        loaded = self.load({"image": os.fspath(path)})
-        batch = list_data_collate([self.prepare(loaded)])
-        image = batch["image"].to(self.device, memory_format=self.memory_format)
-        with torch.autocast(self.device.type, enabled=self.amp):
-            batch["pred"] = self.network(image).float().cpu()
-        item = self.postprocessing(decollate_batch(batch)[0])
-        structures = item["structures"].cpu().numpy().astype(bool)
-        outputs = self.outputs_of(path)
-        picture = render_segmentation_overlay(loaded["image"][:3], structures, structure_names=self.structures)
-        overlay = Image.fromarray(picture)
-        if max(overlay.size) > OVERLAY_MAX_SIDE:
-            overlay.thumbnail((OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE), Image.LANCZOS)
-        buffer = io.BytesIO()
-        overlay.save(buffer, format="PNG")
-        atomic_write(outputs[2], lambda f: f.write(buffer.getvalue()))
-        if is_dicom_file(path):
-            write_dicom_seg(structures, path, outputs[3], self.structures, self.name, self.version)
-        return outputs
+        """Segment one file with the bundle's workflow; returns the files it wrote. Raises on any failure, after
+        removing what it had written."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        before = set(self.output_dir.iterdir())
+        self.workflow.dataset.data = [{"image": os.fspath(path)}]
+        self.evaluator.set_data(self.evaluator.data_loader)  # a fresh iterator, also after a failed file
+        try:
+            self.evaluator.run()
+            if self.evaluator.state.iteration != 1:
+                raise RuntimeError(f"the bundle's evaluator ran {self.evaluator.state.iteration} iterations, not 1.")
+        except BaseException:
+            for output in set(self.output_dir.iterdir()) - before:
+                output.unlink()
+            raise
+        return sorted(set(self.output_dir.iterdir()) - before)
 
 
 def _input_files(inputs: str | os.PathLike) -> list[str]:
@@ -197,7 +179,6 @@ def _input_files(inputs: str | os.PathLike) -> list[str]:
 def _segment(bundle_dir, files: list[str], output_dir, checkpoint, device, progress: bool,
              overrides: dict | None) -> PredictionSummary:
     predictor = BundlePredictor(bundle_dir, output_dir, checkpoint=checkpoint, device=device, overrides=overrides)
-    predictor.output_dir.mkdir(parents=True, exist_ok=True)
     summary = PredictionSummary(str(Path(bundle_dir).resolve()), str(predictor.checkpoint), str(predictor.output_dir))
     stems: dict[str, str] = {}
     for path in tqdm(files, desc=f"{predictor.name}", unit="file", disable=not progress or len(files) < 2):
@@ -209,8 +190,8 @@ def _segment(bundle_dir, files: list[str], output_dir, checkpoint, device, progr
         try:
             summary.succeeded[path] = [str(p) for p in predictor.segment(path)]
         except Exception as error:  # noqa: BLE001 - reported per file; the others go on
-            for output in predictor.outputs_of(path):
-                output.unlink(missing_ok=True)
+            while error.__cause__ is not None:  # MONAI wraps a transform's error ("applying transform ...")
+                error = error.__cause__
             reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
             reason = reason[len(path) + 2:] if reason.startswith(f"{path}: ") else reason  # the key names the file
             summary.failed[path] = f"{type(error).__name__}: {reason}"
@@ -224,7 +205,7 @@ def _find_landmarks(bundle_dir, files: list[str], output_dir, checkpoint, device
     bundle, output = Path(bundle_dir).resolve(), Path(output_dir).resolve()
     parser = _bundle_parser(bundle, ["inference.json"], overrides, device)
     parser["output_dir"] = str(output)
-    parser["checkpoint"] = str(_find_checkpoint(bundle, parser, checkpoint))
+    parser["checkpoint"] = str(_find_checkpoint(bundle, parser.get_parsed_content("checkpoint"), checkpoint))
     labels = parser.get_parsed_content("template_labels")  # loads the network and sets the inferer's template
     inferer = parser.get_parsed_content("inferer")
     # the template refined on the files to search, as the bundle's run does

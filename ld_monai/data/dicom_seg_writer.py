@@ -32,6 +32,10 @@ def structure_code(name: str):
     return _STRUCTURE_CODES.get(name.lower(), codes.SCT.AnatomicalStructure)
 
 
+#: the longest value of DICOM's Long String (LO): model name and series description are cut to it
+LONG_STRING = 64
+
+
 def write_dicom_seg(
     masks: np.ndarray,
     source: str | os.PathLike,
@@ -61,7 +65,7 @@ def write_dicom_seg(
     if masks.shape[0] != len(structure_names):
         raise ValueError(f"{masks.shape[0]} masks but {len(structure_names)} structure names.")
     algorithm = hd.AlgorithmIdentificationSequence(
-        name=algorithm_name, version=algorithm_version, family=codes.cid7162.ArtificialIntelligence
+        name=algorithm_name[:LONG_STRING], version=algorithm_version, family=codes.cid7162.ArtificialIntelligence
     )
     descriptions = [
         hd.seg.SegmentDescription(
@@ -84,10 +88,10 @@ def write_dicom_seg(
         sop_instance_uid=hd.UID(),
         instance_number=1,
         manufacturer="ld_monai",
-        manufacturer_model_name=algorithm_name,
+        manufacturer_model_name=algorithm_name[:LONG_STRING],
         software_versions=algorithm_version,
         device_serial_number="0",
-        series_description=f"{algorithm_name} segmentation",
+        series_description=f"{algorithm_name} segmentation"[:LONG_STRING],
         omit_empty_frames=False,  # one frame per structure, also when it is empty
     )
     buffer = io.BytesIO()

@@ -11,4 +11,4 @@ from ld_monai.handlers.prediction_writer import LocalDiscriminationPredictionWri
 from ld_monai.handlers.frozen_encoder_phase import FrozenEncoderPhase
 from ld_monai.handlers.segmentation_report import SegmentationReport
 from ld_monai.handlers.overlay_writer import SegmentationOverlayWriter
-from ld_monai.handlers.transfer_handlers import transfer_train_handlers, transfer_validation_handlers
+from ld_monai.handlers.transfer_handlers import transfer_log_handlers, transfer_train_handlers, transfer_validation_handlers

@@ -38,6 +38,7 @@ class SegmentationOverlayWriter:
             draws the prediction only.
         alpha: opacity of the colours.
         legend: draw the legend in the top-left corner.
+        max_side: pictures with a longer side are downscaled to it (large radiographs); ``None`` keeps the size.
     """
 
     def __init__(
@@ -50,12 +51,14 @@ class SegmentationOverlayWriter:
         name_key: str = "name",
         alpha: float = 0.5,
         legend: bool = True,
+        max_side: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.structures = [str(s) for s in structures]
         self.pred_key, self.label_key, self.image_key, self.name_key = pred_key, label_key, image_key, name_key
         self.alpha = float(alpha)
         self.legend = bool(legend)
+        self.max_side = max_side
         self.written: list[Path] = []
 
     def attach(self, engine: Any) -> None:
@@ -77,7 +80,10 @@ class SegmentationOverlayWriter:
                 self.structures if self.legend else None,
                 alpha=self.alpha,
             )
+            overlay = Image.fromarray(picture)
+            if self.max_side and max(overlay.size) > self.max_side:
+                overlay.thumbnail((self.max_side, self.max_side), Image.LANCZOS)
             buf = io.BytesIO()
-            Image.fromarray(picture).save(buf, format="PNG")
+            overlay.save(buf, format="PNG")
             path = atomic_write(self.output_dir / f"{name}_overlay.png", lambda f: f.write(buf.getvalue()))
             self.written.append(path)

@@ -1,15 +1,14 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """The handler lists of the segmentation-transfer bundles (retinal vessel, optic disc/cup, lung), in one place.
 
-Each bundle's ``train.json`` names its network, data, loss and engines; the handlers around them are the same
-for every task, so the bundles get them from these two functions instead of repeating them.
+The family's ``train.json`` names the network, data, loss and engines; these factories return the handlers around
+them without attaching them (the config attaches them, on every process or on the main process only).
 """
 
 from __future__ import annotations
 
 import os
 
-import torch.distributed as dist
 from ignite.engine import Engine
 from monai.handlers import (
     CheckpointLoader,
@@ -19,53 +18,48 @@ from monai.handlers import (
     from_engine,
 )
 from torch import nn
-from torch.optim import Optimizer
 
 from ld_monai.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
 from ld_monai.handlers.frozen_encoder_phase import FrozenEncoderPhase
 
-__all__ = ["transfer_train_handlers", "transfer_validation_handlers"]
+__all__ = ["transfer_train_handlers", "transfer_log_handlers", "transfer_validation_handlers"]
 
 
 def transfer_train_handlers(
-    trainer: Engine,
     evaluator: Engine,
-    network: nn.Module,
-    optimizer: Optimizer,
-    output_dir: str,
     frozen_epochs: int,
     val_interval: int = 1,
     resume: str | None = None,
-    log_interval: int = 10,
-    main_process: bool = True,
+    checkpoint_state: dict | None = None,
+    best_checkpoint: str | None = None,
 ) -> list:
-    """Phase switching, validation, resume, checkpoints and logs for a transfer ``SupervisedTrainer``.
+    """The handlers of a transfer ``SupervisedTrainer`` that every process needs, not attached.
 
-    Attaches and returns: :class:`FrozenEncoderPhase`, ``ValidationHandler`` every ``val_interval`` epochs,
-    ``CheckpointLoader`` when ``resume`` names a checkpoint and, on the main process only, an atomic saver of the
-    latest state (``checkpoint_final.pt`` at the end), ``StatsHandler`` and ``TensorBoardStatsHandler`` of the
-    loss. Fine-tuning restarts from the best frozen-phase model (``checkpoints/model.pt``) in a single process;
-    with several processes (``main_process`` given per rank) it continues from the current weights instead, as
-    the other ranks cannot know when rank 0 has written that file and DDP needs identical weights everywhere.
+    :class:`FrozenEncoderPhase`, ``ValidationHandler`` every ``val_interval`` epochs and, when ``resume`` names a
+    checkpoint, a ``CheckpointLoader`` of ``checkpoint_state`` (``{"model", "optimizer", "trainer"}``).
+    Fine-tuning restarts from ``best_checkpoint`` (the best frozen-phase model) when it is given; with several
+    processes it must not be (the other ranks cannot know when rank 0 has written that file, and DDP needs
+    identical weights everywhere), so fine-tuning continues from the current weights there.
     """
-    ckpt_dir = os.path.join(output_dir, "checkpoints")
-    state = {"model": network, "optimizer": optimizer, "trainer": trainer}
-    distributed = not main_process or (dist.is_available() and dist.is_initialized())
-    best = None if distributed else os.path.join(ckpt_dir, "model.pt")
     handlers = [
-        FrozenEncoderPhase(frozen_epochs, best_checkpoint=best),
+        FrozenEncoderPhase(frozen_epochs, best_checkpoint=best_checkpoint),
         ValidationHandler(validator=evaluator, interval=val_interval, epoch_level=True),
     ]
     if resume:
-        handlers.append(CheckpointLoader(load_path=resume, load_dict=state, map_location=trainer.state.device))
-    for handler in handlers:
-        handler.attach(trainer)
-    if not main_process:
-        return handlers
-    logs = [
+        if not checkpoint_state:
+            raise ValueError("resume needs checkpoint_state: the objects the checkpoint restores.")
+        handlers.append(CheckpointLoader(load_path=resume, load_dict=checkpoint_state, map_location="cpu"))
+    return handlers
+
+
+def transfer_log_handlers(output_dir: str, checkpoint_state: dict, log_interval: int = 10) -> list:
+    """The main process's handlers of a transfer trainer, not attached: an atomic saver of ``checkpoint_state``
+    every epoch (``checkpoints/checkpoint_final.pt`` at the end), ``StatsHandler`` and ``TensorBoardStatsHandler``
+    of the loss."""
+    return [
         AtomicCheckpointSaver(
-            save_dir=ckpt_dir, save_dict=state, save_interval=1, n_saved=1, file_prefix="",
-            save_final=True, final_filename="checkpoint_final.pt",
+            save_dir=os.path.join(output_dir, "checkpoints"), save_dict=checkpoint_state, save_interval=1, n_saved=1,
+            file_prefix="", save_final=True, final_filename="checkpoint_final.pt",
         ),
         StatsHandler(
             tag_name="train_loss", output_transform=from_engine(["loss"], first=True),
@@ -76,14 +70,12 @@ def transfer_train_handlers(
             output_transform=from_engine(["loss"], first=True),
         ),
     ]
-    for handler in logs:
-        handler.attach(trainer)
-    return handlers + logs
 
 
-def transfer_validation_handlers(evaluator: Engine, network: nn.Module, output_dir: str) -> list:
-    """Logs of the validation metric and the best model (by the key metric) saved as ``checkpoints/model.pt``."""
-    handlers = [
+def transfer_validation_handlers(network: nn.Module, output_dir: str) -> list:
+    """The evaluator's handlers, not attached: logs of the validation metric and the best model (by the key
+    metric) saved as ``checkpoints/model.pt``."""
+    return [
         StatsHandler(iteration_log=False),
         TensorBoardStatsHandler(log_dir=os.path.join(output_dir, "tensorboard"), iteration_log=False),
         AtomicCheckpointSaver(
@@ -91,6 +83,3 @@ def transfer_validation_handlers(evaluator: Engine, network: nn.Module, output_d
             save_key_metric=True, key_metric_filename="model.pt",
         ),
     ]
-    for handler in handlers:
-        handler.attach(evaluator)
-    return handlers

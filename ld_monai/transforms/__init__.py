@@ -10,7 +10,8 @@ Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``Foo
 * :class:`RandColorJitter`: torchvision-style colour jitter + random grayscale in plain torch;
 * :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup);
 * :class:`CheckSegmentationLabel`: binary-label checks (shape, values, channels) -> float32 {0, 1};
-* :class:`SaveMaskd`: predicted label maps as NIfTI (with the source's affine) and PNG.
+* :class:`SaveMaskd`: predicted label maps as NIfTI (with the source's affine) and PNG; :class:`SaveDicomSegd`:
+  predicted structures of a DICOM input as DICOM SEG.
 
 and the transform chains of the segmentation bundles (``segmentation_preprocessing``, ``..._augmentation``,
 ``..._postprocessing``, ``..._inference_outputs``).
@@ -46,6 +47,7 @@ from ld_monai.transforms.labels import (
     CheckSegmentationLabelDict,
 )
 from ld_monai.transforms.mask_writer import SaveMaskd, nifti_affine
+from ld_monai.transforms.dicom_seg_saving import SaveDicomSegd
 from ld_monai.transforms.radiograph_loading import (
     LoadRadiograph,
     LoadRadiographD,
@@ -112,6 +114,7 @@ __all__ = [
     "LoadRadiographD",
     "LoadRadiographDict",
     "SaveMaskd",
+    "SaveDicomSegd",
     "nifti_affine",
     "MODALITIES",
     "segmentation_augmentation",

@@ -1,5 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Transform chains of LD's downstream segmentation protocol, shared by the segmentation bundles.
+"""Transform chains of LD's downstream segmentation protocol, shared by the segmentation bundles; the preprocessing
+is also LD pretraining's (without normalisation).
 
 Chen et al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440, protocol A7 of the method
 spec: fundus photographs are cropped to the field of view, resized to 512x512 and normalised with ImageNet
@@ -39,6 +40,7 @@ from monai.transforms import (
 )
 
 from ld_monai.transforms.channels import EnsureChannelsd
+from ld_monai.transforms.dicom_seg_saving import SaveDicomSegd
 from ld_monai.transforms.fundus import FundusFieldOfViewCropd
 from ld_monai.transforms.labels import CheckSegmentationLabeld
 from ld_monai.transforms.mask_writer import SaveMaskd
@@ -69,13 +71,23 @@ def segmentation_preprocessing(
     mask_key: str | None = None,
     image_size: int = 512,
     empty_labels: str = "allow",
+    source_key: str | None = None,
+    normalize: bool = True,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    track_meta: bool = True,
 ) -> list:
     """Load, check, crop (fundus), scale, resize and normalise ``image`` (+ labels and mask when given).
 
     Without ``structures`` (inference) only the image and, if named, the mask are loaded. With structures, each
     label is checked against its image (same size, binary; see :class:`CheckSegmentationLabeld`) and the labels
     are stacked into ``label`` (``len(structures)`` channels, float {0, 1}). The crop and resize are invertible
-    (MONAI ``Invertd``), so predictions can be mapped back to the input's geometry.
+    (MONAI ``Invertd``), so predictions can be mapped back to the input's geometry. ``source_key`` keeps a copy of
+    the loaded image (the picture under an overlay of the predictions in the input's geometry).
+
+    The normalisation (``mean``, ``std``; default: the modality's, above) is skipped with ``normalize=False``, as
+    LD pretraining does (it normalises its views after colour jitter); ``track_meta=False`` returns plain tensors.
+    This is the one preprocessing chain of the pretraining and segmentation bundles.
     """
     _check_modality(modality)
     structures = list(structures)
@@ -90,6 +102,8 @@ def segmentation_preprocessing(
     else:
         # DICOM (CR/DX), NIfTI or image files, scaled to [0, 1] (VOI window or percentiles); PNG masks
         chain = [LoadRadiographd("image")] + ([load_pil(binary)] if binary else [])
+    if source_key:
+        chain.append(CopyItemsd("image", names=source_key))
     if binary:
         chain.append(CheckSegmentationLabeld(binary, image_key="image", empty=empty_labels))
     if modality == "fundus":
@@ -97,17 +111,20 @@ def segmentation_preprocessing(
             FundusFieldOfViewCropd(keys, source_key="image"),
             ScaleIntensityRanged("image", a_min=0, a_max=255, b_min=0.0, b_max=1.0, clip=True),
         ]
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
+        default_mean, default_std = IMAGENET_MEAN, IMAGENET_STD
     else:
-        mean, std = (0.5,), (0.5,)
+        default_mean, default_std = (0.5,), (0.5,)
     chain.append(Resized("image", spatial_size=(image_size, image_size), mode="area"))
     if binary:
         # nearest-exact samples pixel centres; plain "nearest" shifts labels by up to one pixel against the image
         chain.append(Resized(binary, spatial_size=(image_size, image_size), mode="nearest-exact"))
-    chain.append(NormalizeIntensityd("image", subtrahend=list(mean), divisor=list(std), channel_wise=True))
+    if normalize:
+        mean, std = mean or default_mean, std or default_std
+        chain.append(NormalizeIntensityd("image", subtrahend=list(mean), divisor=list(std), channel_wise=True))
     if structures:
         chain += [ConcatItemsd(structures, "label"), DeleteItemsd(structures)]
-    chain.append(EnsureTyped(["image"] + (["label"] if structures else []) + masks, dtype=torch.float32))
+    chain.append(EnsureTyped(["image"] + (["label"] if structures else []) + masks, dtype=torch.float32,
+                             track_meta=track_meta))
     return chain
 
 
@@ -149,10 +166,16 @@ def structures_to_label_map(pred: torch.Tensor) -> torch.Tensor:
 
 
 def segmentation_inference_outputs(
-    preprocessing: Compose, output_dir: str, num_structures: int, threshold: float = 0.5
+    preprocessing: Compose,
+    output_dir: str,
+    structures: Sequence[str],
+    algorithm_name: str = "ld_monai",
+    algorithm_version: str = "0",
+    threshold: float = 0.5,
 ) -> Compose:
     """Probabilities -> binary ``structures`` (K, H, W) and label map ``mask`` (1, H, W) in the input's geometry;
-    ``mask`` is written as ``<name>_mask.nii.gz`` / ``.png``.
+    ``mask`` is written as ``<name>_mask.nii.gz`` / ``.png`` and, for a DICOM input, ``structures`` as
+    ``<name>_seg.dcm`` (:class:`SaveDicomSegd`, identified as ``algorithm_name`` ``algorithm_version``).
 
     The field-of-view crop and resize of ``preprocessing`` are inverted on the probabilities (MONAI ``Invertd``,
     interpolating), which are then thresholded: inverting the binary mask with nearest-neighbour sampling instead
@@ -167,6 +190,7 @@ def segmentation_inference_outputs(
             Lambdad("structures", lambda prob: (prob > threshold).to(torch.uint8)),
             CopyItemsd("structures", names="mask"),
             Lambdad("mask", structures_to_label_map),
-            SaveMaskd("mask", output_dir, num_structures),
+            SaveMaskd("mask", output_dir, len(structures)),
+            SaveDicomSegd("structures", output_dir, structures, algorithm_name, algorithm_version),
         ]
     )

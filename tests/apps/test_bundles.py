@@ -25,7 +25,7 @@ TINY = {"image_size": 96, "crop_size": 64, "min_image_size": 64, "grid": [4, 4],
 
 def test_list_names_every_bundle_with_its_version(capsys):
     expected = {p.name: json.loads((p / "configs" / "metadata.json").read_text())["version"]
-                for p in (REPO / "bundles").iterdir()}
+                for p in (REPO / "bundles").iterdir() if p.name != "families"}
     assert list_bundles() == dict(sorted(expected.items()))
     assert main(["bundle", "list"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{name} {version}" for name, version in sorted(expected.items())]
@@ -82,6 +82,9 @@ def test_wheel_carries_the_bundles_and_runs_the_demo(tmp_path):
     for bundle in list_bundles():
         assert f"ld_monai/bundles/{bundle}/configs/metadata.json" in names
         assert f"ld_monai/bundles/{bundle}/docs/README.md" in names
+    for path in (REPO / "bundles" / "families").rglob("*"):
+        if path.is_file():
+            assert f"ld_monai/bundles/{path.relative_to(REPO / 'bundles')}" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     overrides = [arg for key, value in TINY.items() for arg in ("-o", f"{key}={json.dumps(value)}")]
@@ -91,3 +94,6 @@ def test_wheel_carries_the_bundles_and_runs_the_demo(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(site)}
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, capture_output=True)
     assert (tmp_path / "demo" / "checkpoints" / "encoder.pt").is_file()
+    export = f"from ld_monai.apps.cli import main; main(['bundle', 'export', 'lung_segmentation', {str(tmp_path)!r}])"
+    subprocess.run([sys.executable, "-c", export], check=True, cwd=tmp_path, env=env, capture_output=True)
+    assert json.loads((tmp_path / "lung_segmentation" / "configs" / "inference.json").read_text())["modality"] == "xray"

@@ -18,14 +18,20 @@ import torch
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless
 
+from ld_monai.apps.bundles import export_bundle
 from ld_monai.apps.cli import main
 from ld_monai.data import write_radiograph_dicom
 from ld_monai.networks import LocalDiscriminationNet, TransferSegmentationNet
 from ld_monai.apps.predict import BundlePredictor, predict
 from tests.conftest import REPO
 
-LUNG_BUNDLE = REPO / "bundles" / "lung_segmentation"
 LANDMARK_BUNDLE = REPO / "bundles" / "oneshot_landmark_detection"
+
+
+@pytest.fixture(scope="module")
+def lung_bundle(tmp_path_factory) -> Path:
+    """The lung bundle as a user has it: exported from the family (its inference.json runs alone)."""
+    return export_bundle("lung_segmentation", tmp_path_factory.mktemp("bundles"))
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +63,9 @@ def inputs(tmp_path_factory, data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run(inputs, checkpoint, tmp_path_factory):
+def run(inputs, checkpoint, lung_bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp("predictions")
-    return predict(LUNG_BUNDLE, inputs, out, checkpoint=checkpoint, device="cpu", progress=False), out
+    return predict(lung_bundle, inputs, out, checkpoint=checkpoint, device="cpu", progress=False), out
 
 
 def test_good_files_succeed_bad_files_are_reported(run, inputs):
@@ -104,21 +110,23 @@ def test_dicom_seg_references_its_source(run, inputs):
     assert not (out / "chest_seg.dcm").exists()  # PNG input: no DICOM SEG
 
 
-def test_cli_exit_code_and_errors(inputs, checkpoint, tmp_path, capsys):
+def test_cli_exit_code_and_errors(inputs, checkpoint, lung_bundle, tmp_path, capsys):
     good = tmp_path / "good"
-    assert main(["predict", str(LUNG_BUNDLE), str(inputs / "chest.png"), str(good), "--checkpoint",
+    assert main(["predict", str(lung_bundle), str(inputs / "chest.png"), str(good), "--checkpoint",
                  str(checkpoint), "--device", "cpu"]) == 0
     assert "1 of 1 file(s) segmented" in capsys.readouterr().out
-    assert main(["predict", str(LUNG_BUNDLE), str(inputs / "CT_small.dcm"), str(tmp_path / "bad"),
+    assert main(["predict", str(lung_bundle), str(inputs / "CT_small.dcm"), str(tmp_path / "bad"),
                  "--checkpoint", str(checkpoint), "--device", "cpu"]) == 1
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        BundlePredictor(LUNG_BUNDLE, tmp_path / "x", checkpoint=tmp_path / "missing.pt")
+        BundlePredictor(lung_bundle, tmp_path / "x", checkpoint=tmp_path / "missing.pt")
     wrong = tmp_path / "wrong.pt"
     torch.save({"model": TransferSegmentationNet(3, 2).state_dict()}, wrong)
     with pytest.raises(ValueError):
-        BundlePredictor(LUNG_BUNDLE, tmp_path / "x", checkpoint=wrong, device="cpu")
-    with pytest.raises(ValueError, match="segmentation bundles"):
-        BundlePredictor(REPO / "bundles" / "ld_pretraining", tmp_path / "x", checkpoint=checkpoint)
+        BundlePredictor(lung_bundle, tmp_path / "x", checkpoint=wrong, device="cpu")
+    with pytest.raises(ValueError, match="pretraining bundle"):
+        predict(REPO / "bundles" / "ld_pretraining", inputs / "chest.png", tmp_path / "x", checkpoint=checkpoint)
+    with pytest.raises(FileNotFoundError, match="ld-monai bundle export lung_segmentation"):
+        BundlePredictor(REPO / "bundles" / "lung_segmentation", tmp_path / "x", checkpoint=checkpoint)
 
 
 def test_landmark_bundle_with_template_overrides(data_dir, tmp_path, capsys):

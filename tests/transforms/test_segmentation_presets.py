@@ -77,7 +77,7 @@ def test_inference_outputs_map_masks_back_to_the_input_geometry(drive_item, tmp_
     item = pre({"image": drive_item["image"]})
     truth = Compose(segmentation_preprocessing("fundus", ["vessel"], image_size=512))(drive_item)["label"]
     item["pred"] = MetaTensor(truth.as_tensor() * 4 - 2, meta=item["image"].meta)  # logits of the true mask
-    Compose([segmentation_postprocessing(), segmentation_inference_outputs(pre, str(tmp_path), 1)])(item)
+    Compose([segmentation_postprocessing(), segmentation_inference_outputs(pre, str(tmp_path), ["vessel"])])(item)
     source = np.array(Image.open(drive_item["vessel"])) > 0
     nifti = nib.load(tmp_path / "21_training_mask.nii.gz")
     png = np.array(Image.open(tmp_path / "21_training_mask.png"))
