@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from ignite.engine import Events
 from ignite.metrics import Average
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from monai.utils.enums import CommonKeys as Keys
@@ -73,15 +72,11 @@ def local_discrimination_terms(
 
 
 class LocalDiscriminationTrainer(SupervisedTrainer):
-    """:class:`~monai.engines.SupervisedTrainer` for the two LD stages in one run.
+    """:class:`~monai.engines.SupervisedTrainer` of the LD objective.
 
-    Epochs ``1..patch_discrimination_epochs`` train patch discrimination + mixup only (the research code's
-    ``step1_train_pd_mixup.py``, 20 epochs); later epochs add region discrimination and entropy
-    (``step2_train_ld.py``, 80 epochs). The network keeps its clustering head throughout: it receives no gradient
-    in the first stage, so the second stage starts from the first stage's weights with a freshly initialised
-    clustering head, as in the paper (where the weights were copied by position; here nothing is copied). At the
-    stage switch the optimizer state is cleared, as the research code starts a new Adam; use
-    :func:`local_discrimination_lr_lambda` for the matching learning-rate restart.
+    ``clustering_stage`` selects the objective: ``True`` (default) the full LD loss, ``False`` patch
+    discrimination + mixup only (the research code's first stage, ``step1_train_pd_mixup.py``); the stage handler
+    :func:`ld_monai.handlers.local_discrimination_stages` switches it by epoch, as the paper's two stages do.
 
     ``loss_function`` is a :class:`ld_monai.losses.LocalDiscriminationLoss`; the total is back-propagated and the
     detached terms are put in ``engine.state.output["terms"]`` (log them with ``output_transform=terms_output``).
@@ -89,25 +84,12 @@ class LocalDiscriminationTrainer(SupervisedTrainer):
     those of ``SupervisedTrainer``.
     """
 
-    def __init__(
-        self, *args: Any, loss_function: LocalDiscriminationLoss, patch_discrimination_epochs: int = 0, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, loss_function: LocalDiscriminationLoss, **kwargs: Any) -> None:
         kwargs.setdefault("prepare_batch", prepare_local_discrimination_batch)
         kwargs.setdefault("decollate", False)
         super().__init__(*args, loss_function=self._total_loss, **kwargs)
         self.ld_loss = loss_function
-        self.patch_discrimination_epochs = patch_discrimination_epochs
-        self.add_event_handler(Events.EPOCH_STARTED, self._start_stage)
-
-    @property
-    def clustering_stage(self) -> bool:
-        """Whether the current epoch trains the full LD objective (region discrimination and entropy included)."""
-        return self.state.epoch > self.patch_discrimination_epochs
-
-    def _start_stage(self, engine: LocalDiscriminationTrainer) -> None:
-        if self.patch_discrimination_epochs and self.state.epoch == self.patch_discrimination_epochs + 1:
-            self.optimizer.state.clear()
-            self.logger.info(f"epoch {self.state.epoch}: patch discrimination done, starting region discrimination.")
+        self.clustering_stage = True
 
     def _total_loss(self, pred: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
         if not self.clustering_stage:

@@ -20,7 +20,7 @@ from monai.handlers import (
 from torch import nn
 
 from ld_monai.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
-from ld_monai.handlers.frozen_encoder_phase import FrozenEncoderPhase
+from ld_monai.handlers.training_stages import transfer_stages
 
 __all__ = ["transfer_train_handlers", "transfer_log_handlers", "transfer_validation_handlers"]
 
@@ -35,14 +35,14 @@ def transfer_train_handlers(
 ) -> list:
     """The handlers of a transfer ``SupervisedTrainer`` that every process needs, not attached.
 
-    :class:`FrozenEncoderPhase`, ``ValidationHandler`` every ``val_interval`` epochs and, when ``resume`` names a
-    checkpoint, a ``CheckpointLoader`` of ``checkpoint_state`` (``{"model", "optimizer", "trainer"}``).
-    Fine-tuning restarts from ``best_checkpoint`` (the best frozen-phase model) when it is given; with several
-    processes it must not be (the other ranks cannot know when rank 0 has written that file, and DDP needs
-    identical weights everywhere), so fine-tuning continues from the current weights there.
+    :func:`transfer_stages` (frozen encoder, then fine-tuning), ``ValidationHandler`` every ``val_interval`` epochs
+    and, when ``resume`` names a checkpoint, a ``CheckpointLoader`` of ``checkpoint_state`` (``{"model",
+    "optimizer", "trainer"}``). Fine-tuning restarts from ``best_checkpoint`` (the best frozen-stage model) when it is
+    given; with several processes it must not be (the other ranks cannot know when rank 0 has written that file, and
+    DDP needs identical weights everywhere), so fine-tuning continues from the current weights there.
     """
     handlers = [
-        FrozenEncoderPhase(frozen_epochs, best_checkpoint=best_checkpoint),
+        transfer_stages(frozen_epochs, best_checkpoint=best_checkpoint),
         ValidationHandler(validator=evaluator, interval=val_interval, epoch_level=True),
     ]
     if resume:

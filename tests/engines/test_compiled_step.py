@@ -52,7 +52,6 @@ def train_one_iteration(state: dict, batch: dict, compile: bool) -> tuple[dict, 
         network=net,
         optimizer=torch.optim.SGD(net.parameters(), lr=0.0),  # keeps the weights: the gradients stay comparable
         loss_function=LocalDiscriminationLoss(),
-        patch_discrimination_epochs=0,  # the LD stage from the first epoch
         compile=compile,
     )
     trainer.run()

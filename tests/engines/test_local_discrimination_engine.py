@@ -11,6 +11,7 @@ from ld_monai.engines import (
     local_discrimination_lr_lambda,
     prepare_local_discrimination_batch,
 )
+from ld_monai.handlers import local_discrimination_stages
 from ld_monai.losses import LocalDiscriminationLoss
 from ld_monai.networks import LocalDiscriminationNet
 
@@ -56,8 +57,9 @@ def test_trainer_two_stages_loss_falls_and_optimizer_restarts():
     batch = make_batch()
     trainer = LocalDiscriminationTrainer(
         device="cpu", max_epochs=2, epoch_length=6, train_data_loader=[batch] * 6, network=net, optimizer=opt,
-        loss_function=LocalDiscriminationLoss(grid=(4, 4)), patch_discrimination_epochs=1,
+        loss_function=LocalDiscriminationLoss(grid=(4, 4)),
     )
+    local_discrimination_stages(patch_discrimination_epochs=1).attach(trainer)
     history = []
     trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: history.append(dict(e.state.output["terms"])))
     restarted = []
