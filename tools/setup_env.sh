@@ -15,6 +15,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install -q --upgrade pip
   # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
   "$venv/bin/python" -m pip install -q -c "$root/requirements/constraints.txt" torch
-  "$venv/bin/python" -m pip install -q -c "$root/requirements/constraints.txt" -e "$root[itk,test]"
+  "$venv/bin/python" -m pip install -q -c "$root/requirements/constraints.txt" -e "$root[itk,test,docs]"
   echo "$want" > "$stamp"
 fi

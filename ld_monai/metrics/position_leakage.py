@@ -37,7 +37,8 @@ def xy_fourier_features(rows: torch.Tensor, cols: torch.Tensor, num_frequencies:
     cycles the encoding would be periodic over the view and could not tell the left border from the right one.
 
     Args:
-        rows, cols: (N,) coordinates in [0, 1].
+        rows: (N,) row coordinates in [0, 1].
+        cols: (N,) column coordinates in [0, 1].
         num_frequencies: K >= 1.
 
     Returns:

@@ -27,8 +27,8 @@ class SaveDicomSegd(MapTransform):
         keys: the structures' keys (MetaTensors whose ``filename_or_obj`` names the source).
         output_dir: folder of the SEG files.
         structure_names: K names, the segment labels.
-        algorithm_name, algorithm_version: the algorithm identification of every segment (the bundle's name and
-            version).
+        algorithm_name: the algorithm name of every segment's identification (the bundle's name).
+        algorithm_version: the algorithm version of every segment's identification (the bundle's version).
     """
 
     def __init__(self, keys: KeysCollection, output_dir: str | os.PathLike, structure_names: Sequence[str],

@@ -58,7 +58,8 @@ class LoadRadiograph(Transform):
         modalities: DICOM Modality values accepted (default CR, DX, RG, OT).
         apply_voi_lut: use a DICOM file's VOI LUT or window when it has one.
         rescale_after_voi: percentile-normalise also after a VOI (default True); False keeps the VOI output as is.
-        lower, upper: percentiles of the normalisation.
+        lower: lower percentile of the normalisation.
+        upper: upper percentile of the normalisation.
         max_pixels: the largest accepted DICOM rows x columns.
 
     Example::

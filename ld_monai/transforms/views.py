@@ -117,11 +117,15 @@ class LocalDiscriminationViewsd(RandomizableTransform, MapTransform):
         color_jitter: (brightness, contrast, saturation, hue) strengths (paper: (0.4, 0.4, 0.4, 0.02)).
         grayscale_prob: probability of a grayscale view (paper: 0.2).
         mix_range: range of lam (paper: (0.2, 0.8)).
-        mean, std: per-channel normalisation (a number or a sequence of length 1 or C); ImageNet statistics
-            by default (fundus), use 0.5 / 0.5 for 1-channel X-rays.
+        mean: per-channel normalisation mean (a number or a sequence of length 1 or C); ImageNet statistics by
+            default (fundus), use 0.5 for 1-channel X-rays.
+        std: per-channel normalisation standard deviation, as ``mean`` (0.5 for X-rays).
         mirror: the flip of the second view is a left-right mirror instead of a 180-degree turn.
         independent_crops: place the crop of the second view of each image independently of the first's.
-        views_key, rotation_key, lambda_key, crop_boxes_key: output keys.
+        views_key: output key of the views.
+        rotation_key: output key of the second views' turns.
+        lambda_key: output key of the mixup weights.
+        crop_boxes_key: output key of the crop boxes.
         keep_inputs: keep the two input images in the output dict.
         allow_missing_keys: if an image key is missing, return the data unchanged instead of raising KeyError.
 
