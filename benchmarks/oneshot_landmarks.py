@@ -10,20 +10,24 @@ images:
 * ``ld``: :class:`ld_monai.inferers.OneShotLandmarkInferer` on the encoder hypercolumns
   (:class:`ld_monai.networks.HypercolumnEmbedding`) of an LD checkpoint (``--checkpoint``, e.g. ``ld_pretraining``
   trained on the cephalograms with ``train_xray.json``);
-* ``ld_adapted``: ``ld`` after :meth:`~ld_monai.inferers.OneShotLandmarkInferer.adapt` on all queries, unlabeled
-  (the bundle's run: the files to search refine the template's landmark embeddings);
+* ``ld_adapted``: ``ld`` with its template adapted (:func:`ld_monai.inferers.adapt_template`) on all queries,
+  unlabeled (the bundle's run: the files to search refine the template's landmark embeddings);
 * ``ld_adapted_crossfit``: the same, but each query is searched with a template adapted on the other half of the
   queries (odd / even), never on itself;
 * ``ld_self_trained``, ``ld_self_trained_crossfit``: ``ld_adapted`` (``_crossfit``) followed by
-  :meth:`~ld_monai.inferers.OneShotLandmarkInferer.self_train` on the same unlabeled queries (the bundle's run);
+  :func:`ld_monai.inferers.self_train_template` on the same unlabeled queries (the bundle's run: both steps of
+  :class:`ld_monai.inferers.TemplateRefinement`);
 * ``ld_embedding``: ``ld`` on the 32-D LD embedding alone (the paper's descriptor);
 * ``ld_no_shape``: ``ld`` without the shape check (each landmark matched on its own);
 * ``ld_uniform``: ``ld`` with uniform (box) windows instead of center-sensitive ones;
 * ``random_init``: ``ld`` on a randomly initialised network (the control: what pretraining adds);
 * ``template_copy``: the template's landmark positions copied (the control: how aligned the images are);
-* ``ncc``: normalised cross-correlation of intensity patches (:class:`ld_monai.inferers.NCCTemplateMatcher`);
+* ``ncc``: normalised cross-correlation of intensity patches (:class:`landmark_baselines.NCCTemplateMatcher`);
 * ``heatmap``: a U-Net regressing Gaussian heatmaps, trained on the augmented template alone
-  (:class:`ld_monai.inferers.SingleTemplateHeatmapRegressor`).
+  (:class:`landmark_baselines.SingleTemplateHeatmapRegressor`).
+
+Every method is a :class:`ld_monai.inferers.OneShotLandmarkDetector`: a template made once (per fold), then each
+query searched with it. The baselines live beside this script, in ``benchmarks/landmark_baselines``.
 
 Errors are radial, in pixels of the images as stored (Hamedan 821 x 1024, Drishti-GS1 640 wide; pixel spacings
 are unknown), with success rates within 10, 20, 30 and 40 px. Writes a Markdown table, the errors (JSON) and a
@@ -61,10 +65,12 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from ld_monai.data import landmark_array, read_landmark_table
-from ld_monai.inferers import NCCTemplateMatcher, OneShotLandmarkInferer, SingleTemplateHeatmapRegressor
+from ld_monai.inferers import OneShotLandmarkDetector, OneShotLandmarkInferer, TemplateRefinement
 from ld_monai.metrics import mean_radial_error, radial_errors, success_detection_rates
 from ld_monai.networks import HypercolumnEmbedding, LocalDiscriminationNet, load_pretrained
 from ld_monai.transforms import LoadRadiograph
+
+from landmark_baselines import NCCTemplateMatcher, SingleTemplateHeatmapRegressor  # beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 RADII = (10, 20, 30, 40)
@@ -131,9 +137,36 @@ def intensity(image: torch.Tensor) -> torch.Tensor:
     return image.mean(dim=0, keepdim=True)
 
 
-def build_methods(args, task: Task) -> tuple[dict, dict]:
-    """name -> callable(query (C, H, W), its index) -> (K, 2) landmarks, each fitted on the template; and the
-    seconds the adapted methods spent adapting."""
+class TemplateCopy:
+    """The control detector: the template's landmark positions, scaled to the query's size (how aligned the images
+    are)."""
+
+    def make_template(self, image: torch.Tensor, landmarks) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(landmarks, dtype=float), np.array(image.shape[:0:-1], dtype=float)
+
+    def __call__(self, image: torch.Tensor, template: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+        points, size = template
+        return {"landmarks": (points + 0.5) * (np.array(image.shape[:0:-1]) / size) - 0.5,
+                "confidence": np.ones(len(points))}
+
+
+@dataclass
+class Method:
+    """A detector, its template per fold (query n is searched with ``templates[n % len(templates)]``) and how it
+    sees an image."""
+
+    detector: OneShotLandmarkDetector
+    templates: list
+    view: Callable[[torch.Tensor], torch.Tensor] = lambda image: image
+
+    def find(self, query: torch.Tensor, n: int) -> np.ndarray:
+        """The landmarks (K, 2) of query ``n``."""
+        return self.detector(self.view(query), self.templates[n % len(self.templates)])["landmarks"]
+
+
+def build_methods(args, task: Task) -> tuple[dict[str, Method], dict]:
+    """name -> :class:`Method`, each with its templates made from the task's template (and refined); and the seconds
+    the refined methods spent refining."""
     methods, adapt_seconds = {}, {}
     template, points = task.template, task.template_points
     # name -> (network weights, descriptor, inferer options)
@@ -165,47 +198,42 @@ def build_methods(args, task: Task) -> tuple[dict, dict]:
             networks[weights].eval()
         network = networks[weights]
         settings = {"alignment_radius": args.alignment_radius or None, **options}
-
-        def new_inferer() -> OneShotLandmarkInferer:
-            inferer = OneShotLandmarkInferer(
-                HypercolumnEmbedding(network) if descriptor == "hypercolumn" else network,
-                image_size=args.image_size or task.image_size, coarse_window=args.coarse_window,
-                fine_window=args.fine_window, search_radius=args.search_radius, template_scales=args.template_scales,
-                template_flip=args.template_flip, normalize=task.normalize, **settings)
-            if name == "ld_uniform":  # box windows: the bell made flat
-                inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
-                inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
-            inferer.set_template(template, points)
-            return inferer
-
-        # ld_adapted, ld_self_trained: the template refined on all queries, unlabeled (the bundle's run);
-        # *_crossfit: on the other half of the queries only (even / odd), so that no query helps find its own landmarks
-        folds = [list(range(len(task.query_files)))] if not name.endswith("_crossfit") else [
-            list(range(1, len(task.query_files), 2)), list(range(0, len(task.query_files), 2))]
-        inferers = [new_inferer() for _ in folds]
+        inferer = OneShotLandmarkInferer(
+            HypercolumnEmbedding(network) if descriptor == "hypercolumn" else network,
+            image_size=args.image_size or task.image_size, coarse_window=args.coarse_window,
+            fine_window=args.fine_window, search_radius=args.search_radius, template_scales=args.template_scales,
+            template_flip=args.template_flip, normalize=task.normalize, **settings)
+        if name == "ld_uniform":  # box windows: the bell made flat
+            inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
+            inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
+        own = inferer.make_template(template, points)
+        templates = [own]
         if name.startswith(("ld_adapted", "ld_self_trained")):
+            # the template refined on all queries, unlabeled (the bundle's run); *_crossfit: on the other half of the
+            # queries only (even / odd), so that no query helps find its own landmarks
+            folds = [list(range(len(task.query_files)))] if not name.endswith("_crossfit") else [
+                list(range(1, len(task.query_files), 2)), list(range(0, len(task.query_files), 2))]
+            refinement = TemplateRefinement(adapt_rounds=args.adapt_rounds, adapt_fraction=args.adapt_fraction,
+                                            self_train_fraction=args.self_train_fraction
+                                            if name.startswith("ld_self_trained") else 0.0)
             start = time.time()
-            for inferer, adapt_on in zip(inferers, folds):
-                unlabeled = [task.query_files[i] for i in adapt_on]
-                inferer.adapt(unlabeled, args.adapt_fraction, args.adapt_rounds, load=task.load, progress=True)
-                if name.startswith("ld_self_trained"):
-                    inferer.self_train(unlabeled, args.self_train_fraction, load=task.load, progress=True)
+            templates = [refinement(inferer, own, [task.query_files[i] for i in fold], load=task.load, progress=True)
+                         for fold in folds]
             adapt_seconds[name] = time.time() - start
-        methods[name] = lambda q, n, inferers=inferers: inferers[n % len(inferers)](q)["landmarks"]
-    if "template_copy" in args.methods:  # the template's positions, scaled to the query's size
-        size = np.array(template.shape[:0:-1], dtype=float)
-        methods["template_copy"] = lambda q, n: (points + 0.5) * (np.array(q.shape[:0:-1]) / size) - 0.5
+        methods[name] = Method(inferer, templates)
+    if "template_copy" in args.methods:
+        copy = TemplateCopy()
+        methods["template_copy"] = Method(copy, [copy.make_template(template, points)])
     if "ncc" in args.methods:
-        matcher = NCCTemplateMatcher(intensity(template)[0].numpy(), points,
-                                     patch_size=args.ncc_patch or task.ncc_patch)
-        methods["ncc"] = lambda q, n: matcher(intensity(q)[0].numpy())[0]
+        matcher = NCCTemplateMatcher(patch_size=args.ncc_patch or task.ncc_patch)
+        methods["ncc"] = Method(matcher, [matcher.make_template(intensity(template), points)], intensity)
     if "heatmap" in args.methods:
         start = time.time()
-        regressor = SingleTemplateHeatmapRegressor(len(points), image_size=args.image_size or task.image_size,
+        regressor = SingleTemplateHeatmapRegressor(image_size=args.image_size or task.image_size,
                                                    iterations=args.heatmap_iterations, progress=True)
-        regressor.fit(intensity(template), points)
+        trained = regressor.make_template(intensity(template), points)
         print(f"heatmap regressor trained on the template in {time.time() - start:.0f} s")
-        methods["heatmap"] = lambda q, n: regressor(intensity(q))["landmarks"]
+        methods["heatmap"] = Method(regressor, [trained], intensity)
     return methods, adapt_seconds
 
 
@@ -244,7 +272,7 @@ def evaluate(args, task: Task, out: Path, suffix: str = "") -> dict:
         query = task.load(path)
         for name, method in methods.items():
             start = time.perf_counter()
-            found[name][n] = method(query, n)
+            found[name][n] = method.find(query, n)
             seconds[name].append(time.perf_counter() - start)
 
     rows, results = [], {}

@@ -3,12 +3,12 @@
 ``ld-monai predict`` with it (Chen et al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440).
 
 * :func:`load_landmark_network`: the LD network with the weights of LD pretraining, ready to embed;
-* :func:`set_landmark_template`: the template of a :class:`OneShotLandmarkInferer` from an image file and a
-  landmark table;
-* :func:`adapt_landmark_template`: the template's landmark embeddings refined on the (unlabeled) files to search
-  (adaptation, then self-training);
-* :func:`detect_landmarks`: the landmarks of every file in one ``landmarks.csv`` plus an overlay picture per file
-  (:func:`ld_monai.visualize.render_landmark_overlay`).
+* :func:`read_landmark_template`: the template (e.g. a :class:`ld_monai.inferers.LandmarkTemplate`) of an image
+  file and a landmark table, and its labels;
+* :func:`refine_landmark_template`: the template refined on the (unlabeled) files to search
+  (:class:`ld_monai.inferers.TemplateRefinement`: adaptation, then self-training);
+* :func:`detect_landmarks`: the template's landmarks in every file, in one ``landmarks.csv`` plus an overlay
+  picture per file (:func:`ld_monai.visualize.render_landmark_overlay`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from tqdm import tqdm
 
 from ld_monai.data.file_format import file_stem
 from ld_monai.data.landmark_table import read_landmark_table, write_landmarks_csv
+from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
+from ld_monai.inferers.landmark_template import LandmarkTemplate
+from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer
+from ld_monai.inferers.template_refinement import TemplateRefinement
 from ld_monai.networks.state_dict import load_pretrained
 from ld_monai.transforms.radiograph_loading import LoadRadiograph
 from ld_monai.utils import atomic_write
@@ -34,10 +38,10 @@ from ld_monai.visualize.landmark_overlay import render_landmark_overlay
 
 __all__ = [
     "LandmarkDetection",
-    "adapt_landmark_template",
     "detect_landmarks",
     "load_landmark_network",
-    "set_landmark_template",
+    "read_landmark_template",
+    "refine_landmark_template",
 ]
 
 
@@ -64,12 +68,15 @@ def load_landmark_network(network: torch.nn.Module, checkpoint: str | os.PathLik
     return network.to(device).eval()
 
 
-def set_landmark_template(inferer, image: str | os.PathLike | None, landmarks: str | os.PathLike | None,
-                          image_id: str | None = None, annotator: str | None = None,
-                          labels: Sequence[str] | None = None) -> list[str]:
-    """Give ``inferer`` (e.g. :class:`OneShotLandmarkInferer`) its template: an image file and its landmarks.
+def read_landmark_template(inferer: OneShotLandmarkDetector, image: str | os.PathLike | None,
+                           landmarks: str | os.PathLike | None, image_id: str | None = None,
+                           annotator: str | None = None,
+                           labels: Sequence[str] | None = None) -> tuple[object, list[str]]:
+    """The template ``inferer`` (e.g. :class:`ld_monai.inferers.OneShotLandmarkInferer`) makes of an image file and
+    its landmarks (``inferer.make_template``), and the labels of those landmarks.
 
     Args:
+        inferer: any :class:`ld_monai.inferers.OneShotLandmarkDetector`; it is not changed.
         image: the template radiograph (read with :class:`ld_monai.transforms.LoadRadiograph`).
         landmarks: a CSV read with :func:`ld_monai.data.read_landmark_table` (columns ``image_id,label,x,y`` and,
             with several annotators, ``annotator``); (x, y) in pixels of ``image``.
@@ -78,7 +85,8 @@ def set_landmark_template(inferer, image: str | os.PathLike | None, landmarks: s
         labels: the landmarks to find, in this order; default: all of the template's, in the table's order.
 
     Returns:
-        the labels, in the order of the rows of ``inferer(query)["landmarks"]``.
+        the template (a :class:`ld_monai.inferers.LandmarkTemplate` for the LD inferer) and the labels, in the
+        order of the rows of ``inferer(query, template)["landmarks"]``.
 
     Raises:
         ValueError: no image or table given, the template's id not in the table, a label missing or given twice
@@ -104,41 +112,38 @@ def set_landmark_template(inferer, image: str | os.PathLike | None, landmarks: s
     if missing or not labels:
         raise ValueError(f"template {image_id!r} in {landmarks}{who} has no landmark {missing or labels}; "
                          f"it has {list(template)}.")
-    inferer.set_template(LoadRadiograph()(image), np.asarray([template[label] for label in labels]))
-    return labels
+    points = np.asarray([template[label] for label in labels])
+    return inferer.make_template(LoadRadiograph()(image), points), labels
 
 
-def adapt_landmark_template(inferer, image_files: Sequence[str | os.PathLike], fraction: float = 0.25,
-                            rounds: int = 1, self_train_fraction: float = 0.25, progress: bool = True) -> int:
-    """Refine the template of ``inferer`` on the readable files among ``image_files``, unlabeled (typically the files
-    about to be searched): ``rounds`` of :meth:`OneShotLandmarkInferer.adapt` (0: none), then
-    :meth:`OneShotLandmarkInferer.self_train` (``self_train_fraction`` 0: none). Files that cannot be read, or whose
-    channel count or DICOM modality differs from the template's, are left out (:func:`detect_landmarks` reports
-    them). The images are kept at the network's input size: a thousand radiographs take about 256 MB.
+def refine_landmark_template(inferer: OneShotLandmarkInferer, template: LandmarkTemplate,
+                             image_files: Sequence[str | os.PathLike], refinement: TemplateRefinement,
+                             progress: bool = True) -> tuple[LandmarkTemplate, int]:
+    """``template`` refined by ``refinement`` on the readable files among ``image_files``, unlabeled (typically the
+    files about to be searched). Files that cannot be read, or that fail the template's query checks (another
+    channel count or DICOM modality, NaN values: :meth:`ld_monai.inferers.LandmarkTemplate.check_query`), are left
+    out (:func:`detect_landmarks` reports them). The images are kept at the network's input size: a thousand
+    radiographs take about 256 MB.
 
     Returns:
-        how many files the template was refined on (0: none readable, or both steps off; the template is left as it
-        was).
+        the refined template and how many files it was refined on (0: none readable, or both steps off; then
+        ``template`` itself).
     """
-    if rounds <= 0 and self_train_fraction <= 0:
-        return 0
+    if not refinement.enabled:
+        return template, 0
     loader, images = LoadRadiograph(), []
     for path in tqdm([os.fspath(f) for f in image_files], desc="reading the files to search", unit="file",
                      disable=not progress):
         try:
             image = loader(path)
+            template.check_query(image)
         except ValueError:
             continue
-        modality, expected = image.meta.get("modality") or None, inferer.template["modality"]
-        if image.shape[0] != inferer.template["channels"] or (modality and expected and modality != expected):
-            continue
         small = F.interpolate(image.as_tensor()[None].float(), size=inferer.image_size, mode="area")[0]
-        images.append(MetaTensor(small, meta={"modality": modality}))
-    if images and rounds > 0:
-        inferer.adapt(images, fraction=fraction, rounds=rounds, progress=progress)
-    if images and self_train_fraction > 0:
-        inferer.self_train(images, fraction=self_train_fraction, progress=progress)
-    return len(images)
+        images.append(MetaTensor(small, meta={"modality": image.meta.get("modality") or None}))
+    if not images:
+        return template, 0
+    return refinement(inferer, template, images, progress=progress), len(images)
 
 
 def _spacing_xy(image) -> tuple[float, float] | None:
@@ -171,9 +176,9 @@ def _reason(path: str, error: Exception) -> str:
     return text[len(path) + 2:] if text.startswith(f"{path}: ") else text
 
 
-def detect_landmarks(inferer, image_files: Sequence[str | os.PathLike], output_dir: str | os.PathLike,
-                     labels: Sequence[str], progress: bool = True, skip_failures: bool = False,
-                     overlay_max_side: int = 1024) -> LandmarkDetection:
+def detect_landmarks(inferer: OneShotLandmarkDetector, template, image_files: Sequence[str | os.PathLike],
+                     output_dir: str | os.PathLike, labels: Sequence[str], progress: bool = True,
+                     skip_failures: bool = False, overlay_max_side: int = 1024) -> LandmarkDetection:
     """Find the template's landmarks in every file and write ``output_dir/landmarks.csv`` and
     ``output_dir/overlays/<stem>.png`` (:func:`render_landmark_overlay`).
 
@@ -183,7 +188,8 @@ def detect_landmarks(inferer, image_files: Sequence[str | os.PathLike], output_d
     as ``confidence``. It is written once, at the end, atomically.
 
     Args:
-        inferer: e.g. :class:`OneShotLandmarkInferer` with its template set (:func:`set_landmark_template`).
+        inferer: e.g. :class:`ld_monai.inferers.OneShotLandmarkInferer`.
+        template: its template (:func:`read_landmark_template`, :func:`refine_landmark_template`).
         image_files: radiographs read with :class:`ld_monai.transforms.LoadRadiograph`.
         output_dir: where the table and the overlays go.
         labels: the template's labels, in the order of the inferer's landmarks.
@@ -210,7 +216,7 @@ def detect_landmarks(inferer, image_files: Sequence[str | os.PathLike], output_d
                 raise ValueError(f"its name {stem!r} is already used by {stems[stem]}.")
             stems[stem] = path
             image = loader(path)
-            found = inferer(image)
+            found = inferer(image, template)
             points, confidence = np.asarray(found["landmarks"]), np.asarray(found["confidence"])
             if points.shape != (len(labels), 2):
                 raise ValueError(f"the inferer found {points.shape[0]} landmarks, expected one per label {labels}.")

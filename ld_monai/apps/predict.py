@@ -7,10 +7,11 @@ and as PNG (``<stem>_mask.nii.gz``, ``<stem>_mask.png``), an overlay picture (``
 DICOM input, a DICOM SEG referencing the source instance (``<stem>_seg.dcm``).
 
 Landmarks (a bundle whose metadata declares ``"ld_monai_kind": "landmark_detection"``, e.g.
-``oneshot_landmark_detection``):
-the template's landmarks in every input, in one ``landmarks.csv`` (pixels, mm when the file has a pixel spacing),
-plus ``overlays/<stem>.png`` (:func:`ld_monai.apps.landmark_detection.detect_landmarks`); the template is given as
-bundle overrides (``template_image``, ``template_landmarks``, ``template_id``, ``template_annotator``, ``labels``).
+``oneshot_landmark_detection``): the bundle's own ``inference.json`` run once on the inputs, which writes the
+template's landmarks in every input in one ``landmarks.csv`` (pixels, mm when the file has a pixel spacing) plus
+``overlays/<stem>.png`` (:func:`ld_monai.apps.landmark_detection.detect_landmarks`, its failures recorded per file);
+the template is given as bundle overrides (``template_image``, ``template_landmarks``, ``template_id``,
+``template_annotator``, ``labels``).
 
 A file that fails is reported with its reason and leaves no output behind; the others go on. ``summary.json``
 lists what succeeded and what failed.
@@ -30,7 +31,6 @@ from monai.bundle import ConfigParser, ConfigWorkflow
 from tqdm import tqdm
 
 from ld_monai.apps.bundles import bundle_kind
-from ld_monai.apps.landmark_detection import adapt_landmark_template, detect_landmarks
 from ld_monai.data.file_format import file_stem
 from ld_monai.data.image_folder import image_folder_datalist
 from ld_monai.networks.state_dict import load_pretrained
@@ -202,18 +202,22 @@ def _segment(bundle_dir, files: list[str], output_dir, checkpoint, device, progr
 
 def _find_landmarks(bundle_dir, files: list[str], output_dir, checkpoint, device, progress: bool,
                     overrides: dict | None) -> PredictionSummary:
+    """The landmark bundle's own ``inference.json`` (template, refinement on the files, detection), run as a unit
+    on ``files`` with per-file failures recorded instead of raised."""
     bundle, output = Path(bundle_dir).resolve(), Path(output_dir).resolve()
     parser = _bundle_parser(bundle, ["inference.json"], overrides, device)
-    parser["output_dir"] = str(output)
-    parser["checkpoint"] = str(_find_checkpoint(bundle, parser.get_parsed_content("checkpoint"), checkpoint))
-    labels = parser.get_parsed_content("template_labels")  # loads the network and sets the inferer's template
-    inferer = parser.get_parsed_content("inferer")
-    # the template refined on the files to search, as the bundle's run does
-    adapt_landmark_template(inferer, files, *(parser.get_parsed_content(key) for key in (
-        "adapt_fraction", "adapt_rounds", "self_train_fraction")), progress=progress)
-    result = detect_landmarks(inferer, files, output, labels, progress=progress and len(files) > 1,
-                              skip_failures=True)
-    summary = PredictionSummary(str(bundle), parser["checkpoint"], str(output), action="searched for landmarks")
+    found = _find_checkpoint(bundle, parser.get_parsed_content("checkpoint"), checkpoint)
+    settings = {**(overrides or {}), "bundle_root": str(bundle), "output_dir": str(output), "checkpoint": str(found),
+                "input_files": files, "skip_failures": True, "progress": progress}
+    if device is not None:
+        settings["device"] = f"$torch.device({device!r})"
+    workflow = ConfigWorkflow(config_file=str(_config_file(bundle, "inference.json")),
+                              meta_file=str(_config_file(bundle, "metadata.json")), logging_file=False,
+                              workflow_type=None, **settings)
+    workflow.initialize()
+    workflow.run()
+    result = workflow.parser.get_parsed_content("detection")
+    summary = PredictionSummary(str(bundle), str(found), str(output), action="searched for landmarks")
     summary.succeeded = {path: [str(result.landmarks_csv), str(overlay)] for path, overlay in result.overlays.items()}
     summary.failed = result.failed
     return summary

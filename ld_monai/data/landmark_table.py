@@ -50,8 +50,10 @@ def read_landmark_table(
         annotator: keep only the rows of this annotator (``annotator_column``); ``ValueError`` listing the
             annotators of the file when it has none of that name. ``None`` reads every row, and then the file
             must not name several annotators.
-        image_column, label_column, x_column, y_column: column names. Image ids and labels stay strings
-            (``"001"`` keeps its zeros). ``label_column=None``: one point per image, labelled ``default_label``.
+        image_column: the column of the image ids (they stay strings: ``"001"`` keeps its zeros).
+        label_column: the column of the labels (strings); ``None``: one point per image, labelled ``default_label``.
+        x_column: the column of x.
+        y_column: the column of y.
         annotator_column: column naming the annotator; ``None`` (or absent from the file while ``annotator`` is
             ``None``) when the file has a single annotator.
         duplicates: what to do when one (image, label) appears on several rows (of the selected annotator):

@@ -51,7 +51,8 @@ def write_radiograph_dicom(
             Presentation).
         photometric: ``"MONOCHROME1"`` or ``"MONOCHROME2"``.
         bits_stored: 8 to 16; BitsAllocated is 8 for 8 bits, else 16.
-        pixel_spacing, imager_pixel_spacing: (row, column) spacing in mm, written when given.
+        pixel_spacing: (row, column) PixelSpacing in mm, written when given.
+        imager_pixel_spacing: (row, column) ImagerPixelSpacing in mm, written when given.
         window: (centre, width) written as WindowCenter / WindowWidth, in stored-value units after rescale.
         voi_lut: a 1-D LUT (uint16) mapping stored values (from 0) to display values, written as a VOI LUT
             Sequence with a 16-bit descriptor.

@@ -120,7 +120,8 @@ class LocalDiscriminationEvaluator(SupervisedEvaluator):
 
     Args:
         loss_function: the :class:`ld_monai.losses.LocalDiscriminationLoss` of the trainer.
-        other arguments: those of ``SupervisedEvaluator`` (``device``, ``val_data_loader``, ``network``, ...).
+        *args: those of ``SupervisedEvaluator`` (``device``, ``val_data_loader``, ``network``, ...).
+        **kwargs: as ``*args``.
     """
 
     def __init__(self, *args: Any, loss_function: LocalDiscriminationLoss, **kwargs: Any) -> None:

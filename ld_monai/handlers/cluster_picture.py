@@ -88,7 +88,8 @@ class ClusterEmbeddingPicture:
         filename_prefix: picture file name prefix.
         every_n_epochs: draw every this many epochs.
         max_images: rows of the picture.
-        mean, std: per-channel normalisation of ``images``, undone for display and for the field of view.
+        mean: per-channel normalisation mean of ``images``, undone for display and for the field of view.
+        std: per-channel normalisation standard deviation of ``images``.
         device: where to run the network; default the device of its first parameter.
         position_leakage: measure the position leakage (see above).
         leakage_foreground_threshold: field-of-view threshold on the un-normalised [0, 1] images; None: all pixels.

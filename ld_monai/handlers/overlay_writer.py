@@ -34,8 +34,10 @@ class SegmentationOverlayWriter:
     Args:
         output_dir: folder of the pictures (created).
         structures: K structure names, for the legend (``legend=True``) and the channel count check.
-        pred_key, label_key, image_key, name_key: keys in the evaluator output / batch; ``label_key=None``
-            draws the prediction only.
+        pred_key: key of the binary prediction in the evaluator output / batch.
+        label_key: key of the label; None draws the prediction only.
+        image_key: key of the image under the colours.
+        name_key: key of the image's name.
         alpha: opacity of the colours.
         legend: draw the legend in the top-left corner.
         max_side: pictures with a longer side are downscaled to it (large radiographs); ``None`` keeps the size.

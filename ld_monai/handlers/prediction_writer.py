@@ -39,7 +39,8 @@ class LocalDiscriminationPredictionWriter:
 
     Args:
         output_dir: folder for the files (created).
-        mean, std: the input normalisation, undone for the overview picture.
+        mean: the input normalisation's mean, undone for the overview picture.
+        std: the input normalisation's standard deviation.
         image_key: batch key of the (MetaTensor) input images, for the file names.
     """
 

@@ -64,8 +64,10 @@ class SegmentationReport:
     Args:
         output_dir: folder of the CSV and JSON files (created).
         structures: one name per prediction channel, e.g. ``["vessel"]`` or ``["disc", "cup"]``.
-        pred_key, label_key, prob_key, mask_key: keys of the binary prediction, binary label, probabilities
-            and optional binary scoring mask.
+        pred_key: key of the binary prediction.
+        label_key: key of the binary label.
+        prob_key: key of the probabilities.
+        mask_key: key of the optional binary scoring mask.
         compute_auc: also score ROC AUC from ``prob_key``.
         name_key: batch key of the image names.
         image_key: key of the (MetaTensor) image used to name an image when ``name_key`` is absent.

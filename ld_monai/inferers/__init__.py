@@ -1,12 +1,16 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Inference for one-shot landmark detection: find the landmarks of one annotated template in new images.
+"""Inference for one-shot landmark detection: find the landmarks of one annotated template in new images (Chen et
+al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440; method spec A9).
 
-* :class:`OneShotLandmarkInferer`: LD's center-sensitive embedding matching (Chen et al., arXiv 2108.09440);
-* :class:`NCCTemplateMatcher`: baseline (a), normalised cross-correlation of intensity patches;
-* :class:`SingleTemplateHeatmapRegressor`: baseline (b), a heatmap regressor trained on the augmented template;
+* :class:`OneShotLandmarkInferer`: LD's center-sensitive embedding matching, stateless: ``make_template`` gives a
+  :class:`LandmarkTemplate`, ``inferer(image, template)`` finds its landmarks;
+* :class:`LandmarkTemplate`: the template's landmark embeddings, projection, layout, channels and modality;
+* :class:`TemplateRefinement` (:func:`adapt_template`, :func:`self_train_template`): a new template refined on
+  unlabeled images;
+* :class:`OneShotLandmarkDetector`: the protocol of a one-shot detector (``make_template``, ``__call__``), which the
+  benchmark's baselines (``benchmarks/landmark_baselines``: NCC, a heatmap regressor) implement too;
 * :func:`robust_affine`: the RANSAC affine fit of the inferer's shape check;
-* :func:`fit_landmark_direction`: a landmark's matching direction learned from pseudo-labels (the inferer's
-  self-training);
+* :func:`fit_landmark_direction`: a landmark's matching direction learned from pseudo-labels (self-training);
 * :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling.
 
 Detection on files (``landmarks.csv`` and overlays, the work of the ``oneshot_landmark_detection`` bundle) is an
@@ -15,17 +19,20 @@ application: :mod:`ld_monai.apps.landmark_detection`.
 
 from __future__ import annotations
 
+from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
 from ld_monai.inferers.landmark_direction import fit_landmark_direction
-from ld_monai.inferers.ncc_template_matcher import NCCTemplateMatcher
+from ld_monai.inferers.landmark_template import LandmarkTemplate
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
 from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
-from ld_monai.inferers.single_template_heatmap import SingleTemplateHeatmapRegressor
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
+from ld_monai.inferers.template_refinement import TemplateRefinement, adapt_template, self_train_template
 
 __all__ = [
-    "NCCTemplateMatcher",
+    "LandmarkTemplate",
+    "OneShotLandmarkDetector",
     "OneShotLandmarkInferer",
-    "SingleTemplateHeatmapRegressor",
+    "TemplateRefinement",
+    "adapt_template",
     "apply_affine",
     "check_template_landmarks",
     "fit_affine",
@@ -34,4 +41,5 @@ __all__ = [
     "rescale_points",
     "robust_affine",
     "sample_embedding",
+    "self_train_template",
 ]

@@ -1,7 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """The matching direction of one landmark learned from pseudo-labelled examples: the linear, frozen-descriptor form
 of the self-training stage of CC2D (Yao et al., "One-shot medical landmark detection", MICCAI 2021) that
-:meth:`ld_monai.inferers.OneShotLandmarkInferer.self_train` applies to every landmark.
+:func:`ld_monai.inferers.self_train_template` applies to every landmark.
 
 Each example is a window of unit descriptors ``d_{n,p}`` around a landmark's pseudo-label, the label at position
 ``t``. The direction ``w`` (started at ``tau * s``, ``s`` the template's unit vector) minimises

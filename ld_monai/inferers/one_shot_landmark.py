@@ -14,24 +14,22 @@ what the paper leaves open (equations and defaults in ``docs/oneshot_landmarks.m
   cannot win;
 * sub-pixel refinement: the best of a 1/8-pixel grid around the peak, on the bilinearly interpolated embedding;
 * confidence: the cosine similarity at the refined peak (1 = identical embedding);
-* template augmentation: the template's embeddings are averaged over rescaled (and optionally flipped) copies;
-* adaptation (:meth:`OneShotLandmarkInferer.adapt`): the template's embeddings are averaged with the query
-  embeddings at the most confident matches in unlabeled images;
-* self-training (:meth:`OneShotLandmarkInferer.self_train`): each landmark's fine vector is learned from those
-  matches, as the direction that scores each match above its neighbours.
+* template augmentation: the template's embeddings are averaged over rescaled (and optionally flipped) copies.
+
+The inferer holds no template: :meth:`OneShotLandmarkInferer.make_template` returns a
+:class:`ld_monai.inferers.LandmarkTemplate`, which every query is matched against and which
+:class:`ld_monai.inferers.TemplateRefinement` refines on unlabeled images (adaptation, self-training).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from ld_monai.inferers.landmark_direction import fit_landmark_direction
+from ld_monai.inferers.landmark_template import LandmarkTemplate, check_image
 from ld_monai.inferers.robust_affine import apply_affine, robust_affine
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
 from ld_monai.layers.center_sensitive_pooling import CenterSensitivePooling
@@ -98,7 +96,8 @@ def refine_subpixel(pooled: torch.Tensor, vector: torch.Tensor, peak: tuple[int,
 
 
 class OneShotLandmarkInferer:
-    """Find a template's landmarks in query images by center-sensitive embedding matching.
+    """Find a template's landmarks in query images by center-sensitive embedding matching (Chen et al., arXiv
+    2108.09440; method spec A9). Stateless: the template is made once and given with every query.
 
     Args:
         network: maps a (1, C, H, W) image to unit descriptors (1, D, H, W), or to a dict holding them under
@@ -116,19 +115,21 @@ class OneShotLandmarkInferer:
         projection_dim: descriptors with more channels (e.g. the 352 of a hypercolumn) are projected onto the
             principal directions of the template's descriptors, so pooling and matching cost this many channels
             (None: never project).
-        template_scales, template_flip: template augmentation: the template embeddings are averaged over copies
-            resized by these factors (and flipped left-right when ``template_flip``).
+        template_scales: template augmentation: the template embeddings are averaged over copies resized by these
+            factors.
+        template_flip: template augmentation: average over the left-right flips of those copies too.
         normalize: callable applied to the resized (1, C, H, W) image before the network, e.g. the pretraining's
             mean/std normalisation; default ``(x - 0.5) / 0.5``, the X-ray convention of ``ld_pretraining``.
         device: where the network runs (default: the network's).
 
-    ``set_template(image, landmarks)``, optionally ``adapt(unlabeled_images)`` and ``self_train(unlabeled_images)``,
-    then ``inferer(image)`` -> ``{"landmarks": (K, 2) (x, y) px in the query's pixels, "confidence": (K,)}``.
-    Images are (C, H, W) tensors in [0, 1] (e.g. from :class:`ld_monai.transforms.LoadRadiograph`), any size.
+    ``template = inferer.make_template(image, landmarks)``, optionally refined
+    (:class:`ld_monai.inferers.TemplateRefinement`), then ``inferer(query, template)`` -> ``{"landmarks": (K, 2)
+    (x, y) px in the query's pixels, "confidence": (K,)}``. Images are (C, H, W) tensors in [0, 1] (e.g. from
+    :class:`ld_monai.transforms.LoadRadiograph`), any size.
 
     Raises:
         ValueError: template landmarks outside the template or not finite, NaN in an image, template and query of
-            different channel counts or different DICOM modality (``meta["modality"]``), a query before a template.
+            different channel counts or different DICOM modality (``meta["modality"]``).
     """
 
     def __init__(
@@ -164,27 +165,26 @@ class OneShotLandmarkInferer:
             device = params[0].device if params else "cpu"
         self.device = torch.device(device)
         self.projection_dim = projection_dim
-        self.projection: torch.Tensor | None = None
-        self.template: dict | None = None
 
     # ---------------------------------------------------------------- embeddings
 
     @torch.no_grad()
-    def _embed(self, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """(C, H, W) in [0, 1] -> descriptors (1, D, size) on the device, projected when a projection is set."""
+    def _embed(self, image: torch.Tensor, size: tuple[int, int], projection: torch.Tensor | None) -> torch.Tensor:
+        """(C, H, W) in [0, 1] -> descriptors (1, D, size) on the device, projected when ``projection`` is given."""
         x = F.interpolate(image[None].float().to(self.device), size=size, mode="area")
         out = self.network(self.normalize(x).contiguous(memory_format=torch.channels_last))  # ~1.5x faster on CPU
         embedding = out[self.embedding_key] if isinstance(out, dict) else out
         if embedding.ndim != 4 or embedding.shape[2:] != x.shape[2:]:
             raise ValueError(f"the network must return (1, D, {size[0]}, {size[1]}) embeddings, got "
                              f"{tuple(embedding.shape)}.")
-        return self._project(embedding.float())
+        return self._project(embedding.float(), projection)
 
-    def _project(self, embedding: torch.Tensor) -> torch.Tensor:
-        """Descriptors (1, D, h, w) onto the template's principal directions, when a projection is set."""
-        if self.projection is None:
+    @staticmethod
+    def _project(embedding: torch.Tensor, projection: torch.Tensor | None) -> torch.Tensor:
+        """Descriptors (1, D, h, w) onto the template's principal directions (D, p), when there are any."""
+        if projection is None:
             return embedding
-        return torch.einsum("dp,bdhw->bphw", self.projection, embedding)
+        return torch.einsum("dp,bdhw->bphw", projection, embedding)
 
     def _fit_projection(self, embedding: torch.Tensor) -> torch.Tensor | None:
         """The ``projection_dim`` principal directions (D, p) of the template's descriptors (uncentred SVD of at
@@ -195,30 +195,24 @@ class OneShotLandmarkInferer:
         step = max(1, len(flat) // 16384)
         return torch.linalg.svd(flat[::step], full_matrices=False).Vh[: self.projection_dim].T.contiguous()
 
-    @staticmethod
-    def _check_image(image: torch.Tensor, what: str) -> tuple[torch.Tensor, str | None]:
-        """The image as a plain tensor (MetaTensor dispatch slows every operation) and its DICOM modality."""
-        modality = getattr(image, "meta", {}).get("modality") or None
-        image = image.as_tensor() if hasattr(image, "as_tensor") else torch.as_tensor(image)
-        if image.ndim != 3:
-            raise ValueError(f"the {what} must be a (C, H, W) image, got shape {tuple(image.shape)}.")
-        if not torch.isfinite(image).all():
-            raise ValueError(f"the {what} contains NaN or infinite values.")
-        return image, modality
+    def embed(self, image: torch.Tensor, template: LandmarkTemplate) -> torch.Tensor:
+        """A query's descriptors (1, D, h, w) at ``image_size``, projected as the template's, after the checks
+        against the template (:meth:`LandmarkTemplate.check_query`)."""
+        return self._embed(template.check_query(image), self.image_size, template.projection)
 
     # ---------------------------------------------------------------- template
 
-    def set_template(self, image: torch.Tensor, landmarks) -> None:
-        """Store the template's coarse and fine landmark embeddings (averaged over the template augmentations).
+    def make_template(self, image: torch.Tensor, landmarks) -> LandmarkTemplate:
+        """The template of an annotated image: its coarse and fine landmark embeddings (averaged over the template
+        augmentations) and the projection of its descriptors.
 
         ``landmarks``: (K, 2) (x, y) in the template's pixels, inside the image.
         """
-        image, modality = self._check_image(image, "template")
+        image, modality = check_image(image, "template")
         h0, w0 = image.shape[-2:]
         points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0))
-        self.projection = None
-        unprojected = self._embed(image, self.image_size)
-        self.projection = self._fit_projection(unprojected)
+        unprojected = self._embed(image, self.image_size, None)
+        projection = self._fit_projection(unprojected)
         coarse, fine = [], []
         flips = (False, True) if self.template_flip else (False,)
         for scale in self.template_scales:
@@ -229,24 +223,19 @@ class OneShotLandmarkInferer:
                 if flip:
                     pts[:, 0] = w0 - 1 - pts[:, 0]
                 same = size == self.image_size and not flip
-                embedding = self._project(unprojected) if same else self._embed(view, size)
+                embedding = self._project(unprojected, projection) if same else self._embed(view, size, projection)
                 at_size = rescale_points(pts, (h0, w0), size).to(self.device)
                 fine.append(sample_embedding(self.fine_pool(embedding), at_size))
                 coarse.append(sample_embedding(self.coarse_pool(embedding), at_size))
         own_coarse = l2_normalize(torch.stack(coarse).mean(0), dim=1)
         own_fine = l2_normalize(torch.stack(fine).mean(0), dim=1)
-        self.template = {
-            "coarse": own_coarse,
-            "fine": own_fine,
-            "own_coarse": own_coarse,
-            "own_fine": own_fine,
-            "channels": image.shape[0],
-            "modality": modality,
-            "num_landmarks": len(points),
-            "points": rescale_points(points, (h0, w0), self.image_size).numpy(),
-        }
+        return LandmarkTemplate(coarse=own_coarse, fine=own_fine, own_coarse=own_coarse, own_fine=own_fine,
+                                projection=projection, points=rescale_points(points, (h0, w0), self.image_size).numpy(),
+                                channels=image.shape[0], modality=modality)
 
-    def _pooled_windows(self, embedding: torch.Tensor, centres, reach: int) -> torch.Tensor:
+    # ---------------------------------------------------------------- matching
+
+    def pooled_windows(self, embedding: torch.Tensor, centres, reach: int) -> torch.Tensor:
         """Fine-pooled unit descriptors (K, D, 2 reach + 1, 2 reach + 1) within ``reach`` pixels of each integer
         centre (x, y) of ``embedding`` (1, D, h, w), pooled from crops of the zero-padded embedding that hold every
         window they need: the values of pooling the whole image, at a fraction of the cost, all centres in one
@@ -257,158 +246,45 @@ class OneShotLandmarkInferer:
         crops = torch.stack([padded[:, y : y + side, x : x + side] for x, y in centres])
         return l2_normalize(self.fine_pool.average(crops, padding=False), dim=1)
 
-    def _fine_stage(self, embedding: torch.Tensor, coarse) -> tuple[list, list]:
+    def _fine_stage(self, embedding: torch.Tensor, coarse, fine_vectors: torch.Tensor) -> tuple[list, list]:
         """Fine and sub-pixel stages of every landmark around its coarse match (x, y): the best fine window within
         ``search_radius``, then the sub-pixel step (which reaches one pixel further)."""
         h, w = embedding.shape[-2:]
         r = self.search_radius
         corners = [(int(x), int(y)) for x, y in coarse]
-        pooled = self._pooled_windows(embedding, corners, r + 1)  # (K, D, 2r + 3, 2r + 3), centred on the corners
-        similarity = torch.einsum("kd,kdhw->khw", self.template["fine"], pooled)
+        pooled = self.pooled_windows(embedding, corners, r + 1)  # (K, D, 2r + 3, 2r + 3), centred on the corners
+        similarity = torch.einsum("kd,kdhw->khw", fine_vectors, pooled)
         offsets = torch.arange(pooled.shape[-1], device=similarity.device) - (r + 1)
         found, confidence = [], []
         for k, (x, y) in enumerate(corners):
             inside = ((offsets[None, :] + x >= 0) & (offsets[None, :] + x < w)
                       & (offsets[:, None] + y >= 0) & (offsets[:, None] + y < h))
             peak = _local_argmax(similarity[k].masked_fill(~inside, -2.0), (r + 1, r + 1), r)
-            (px, py), value = refine_subpixel(pooled[k : k + 1], self.template["fine"][k], peak)
+            (px, py), value = refine_subpixel(pooled[k : k + 1], fine_vectors[k], peak)
             found.append((min(max(px + x - r - 1, 0.0), w - 1.0), min(max(py + y - r - 1, 0.0), h - 1.0)))
             confidence.append(value)
         return found, confidence
 
-    # ---------------------------------------------------------------- query
-
-    def _query_embedding(self, image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """A query's descriptors (1, D, h, w) and its size (H, W), after the checks against the template."""
-        if self.template is None:
-            raise ValueError("set_template(image, landmarks) must be called before matching a query.")
-        image, modality = self._check_image(image, "query")
-        if image.shape[0] != self.template["channels"]:
-            raise ValueError(f"the query has {image.shape[0]} channel(s), the template {self.template['channels']}.")
-        if modality and self.template["modality"] and modality != self.template["modality"]:
-            raise ValueError(f"the query's modality {modality} differs from the template's "
-                             f"{self.template['modality']}.")
-        return self._embed(image, self.image_size), tuple(image.shape[-2:])
-
-    def _locate(self, embedding: torch.Tensor) -> tuple[torch.Tensor, list]:
-        """Landmarks (K, 2) (x, y) in pixels of ``embedding`` (1, D, h, w) and their confidences: the coarse
-        search, the shape check and the fine stage."""
+    def locate(self, embedding: torch.Tensor, template: LandmarkTemplate) -> tuple[torch.Tensor, list]:
+        """The template's landmarks (K, 2) (x, y) float64 in pixels of a query's ``embedding`` (1, D, h, w)
+        (:meth:`embed`) and their confidences: the coarse search, the shape check and the fine stage."""
         # coarse: the center-sensitive window embedding at every s-th pixel (the fine stage searches around it)
         s = self.coarse_stride
-        coarse_map = torch.einsum("kd,dhw->khw", self.template["coarse"], self.coarse_pool(embedding, s)[0])
+        coarse_map = torch.einsum("kd,dhw->khw", template.coarse, self.coarse_pool(embedding, s)[0])
         index = coarse_map.flatten(1).argmax(1).cpu().numpy()
         coarse = np.stack([index % coarse_map.shape[2], index // coarse_map.shape[2]], axis=1) * s
         if self.alignment_radius is not None and len(coarse) >= 3:
-            matrix, _ = robust_affine(self.template["points"], coarse, self.alignment_tolerance)
-            expected = np.rint(apply_affine(matrix, self.template["points"]) / s).astype(int)
+            matrix, _ = robust_affine(template.points, coarse, self.alignment_tolerance)
+            expected = np.rint(apply_affine(matrix, template.points) / s).astype(int)
             radius = -(-self.alignment_radius // s)
             coarse = np.array([_local_argmax(coarse_map[k], expected[k], radius) or tuple(coarse[k] // s)
                                for k in range(len(coarse))]) * s
-        found, confidence = self._fine_stage(embedding, coarse)
+        found, confidence = self._fine_stage(embedding, coarse, template.fine)
         return torch.tensor(found, dtype=torch.float64), confidence
 
-    def __call__(self, image: torch.Tensor) -> dict[str, np.ndarray]:
+    def __call__(self, image: torch.Tensor, template: LandmarkTemplate) -> dict[str, np.ndarray]:
         """(C, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
-        embedding, size = self._query_embedding(image)
-        found, confidence = self._locate(embedding)
-        points = rescale_points(found, tuple(embedding.shape[-2:]), size)
+        embedding = self.embed(image, template)
+        found, confidence = self.locate(embedding, template)
+        points = rescale_points(found, tuple(embedding.shape[-2:]), tuple(image.shape[-2:]))
         return {"landmarks": points.numpy(), "confidence": np.asarray(confidence)}
-
-    # ---------------------------------------------------------------- adaptation
-
-    def adapt(self, images: Sequence, fraction: float = 0.25, rounds: int = 1,
-              load: Callable[[object], torch.Tensor] | None = None, progress: bool = False) -> None:
-        """Refine the template's landmark embeddings on unlabeled images (pseudo-labels; our addition, in the spirit
-        of the self-training stage of CC2D, Yao et al., "One-shot medical landmark detection", MICCAI 2021).
-
-        Each landmark's coarse and fine embeddings become the normalised mean of the template's own and of the
-        query embeddings at that landmark's ``fraction`` most confident matches among ``images``: a prototype of
-        the landmark over many patients instead of one. Repeated ``rounds`` times, matching with the latest
-        prototypes and averaging from the template's own embedding again. Call after :meth:`set_template`;
-        each call starts from the template alone, and :meth:`set_template` undoes it.
-
-        Args:
-            images: (C, H, W) images in [0, 1], or items ``load`` turns into them (e.g. file names with
-                :class:`ld_monai.transforms.LoadRadiograph`), loaded once per round.
-            fraction: share of the images whose matches make a landmark's prototype, in (0, 1].
-            rounds: matching-and-averaging rounds.
-            progress: show a progress bar.
-
-        Raises:
-            ValueError: no template, no image, ``fraction`` outside (0, 1] or ``rounds`` < 1, and every check of
-                a query (:meth:`__call__`).
-        """
-        if self.template is None:
-            raise ValueError("set_template(image, landmarks) must be called before adapt.")
-        if len(images) == 0:
-            raise ValueError("adapt needs at least one unlabeled image.")
-        if not 0 < fraction <= 1 or rounds < 1:
-            raise ValueError(f"fraction must be in (0, 1] and rounds at least 1, got {fraction} and {rounds}.")
-        own = {key: self.template[f"own_{key}"] for key in ("coarse", "fine")}
-        self.template.update(own)  # each call starts from the template alone
-        count = max(1, round(fraction * len(images)))
-        for round_ in range(rounds):
-            vectors = {key: [] for key in own}
-            confidences = []
-            for item in tqdm(images, desc=f"adapting the template ({round_ + 1}/{rounds})", disable=not progress):
-                embedding, _ = self._query_embedding(load(item) if load is not None else item)
-                found, confidence = self._locate(embedding)
-                points = found.to(self.device)
-                vectors["coarse"].append(pooled_embedding_at(self.coarse_pool, embedding, points))
-                vectors["fine"].append(pooled_embedding_at(self.fine_pool, embedding, points))
-                confidences.append(confidence)
-            best = torch.tensor(confidences).argsort(dim=0, descending=True)[:count]  # (count, K)
-            for key, own_vectors in own.items():
-                stacked = torch.stack(vectors[key])  # (images, K, D)
-                chosen = stacked.gather(0, best[..., None].expand(-1, -1, stacked.shape[2]).to(stacked.device))
-                self.template[key] = l2_normalize(own_vectors + chosen.sum(0), dim=1)
-
-    # ---------------------------------------------------------------- self-training
-
-    def self_train(self, images: Sequence, fraction: float = 0.25, max_images: int = 64, radius: int = 24,
-                   load: Callable[[object], torch.Tensor] | None = None, progress: bool = False) -> None:
-        """Learn each landmark's fine matching vector from its matches in unlabeled images (pseudo-labels): our
-        linear, frozen-descriptor form of the self-training stage of CC2D (Yao et al., "One-shot medical landmark
-        detection", MICCAI 2021).
-
-        Every image is matched with the current vectors. For each landmark, the windows of fine descriptors within
-        ``radius`` network pixels of its ``fraction`` most confident matches (at most ``max_images``) train a new
-        direction that scores the match above every neighbouring pixel
-        (:func:`ld_monai.inferers.landmark_direction.fit_landmark_direction`, started from the current vector).
-        Averaging (:meth:`adapt`) makes a prototype of what the matches look like; this learns what tells them from
-        their neighbours. Call after :meth:`set_template`, best after :meth:`adapt` (its prototypes find better
-        pseudo-labels); :meth:`set_template` and :meth:`adapt` undo it. The windows kept take
-        ``max_images x K x D x (2 radius + 1)^2`` floats (64 images, 19 landmarks, D = 64: 750 MB).
-
-        Args:
-            images: (C, H, W) images in [0, 1], or items ``load`` turns into them, loaded once.
-            fraction: share of the images whose matches train a landmark's direction, in (0, 1].
-            max_images: at most this many images per landmark.
-            radius: half the side of the training windows (network pixels), at least ``search_radius``: the
-                neighbours the match must beat.
-            progress: show a progress bar.
-
-        Raises:
-            ValueError: no template, no image, ``fraction`` outside (0, 1], ``max_images`` < 1, ``radius`` <
-                ``search_radius``, and every check of a query (:meth:`__call__`).
-        """
-        if self.template is None:
-            raise ValueError("set_template(image, landmarks) must be called before self_train.")
-        if len(images) == 0:
-            raise ValueError("self_train needs at least one unlabeled image.")
-        if not 0 < fraction <= 1 or max_images < 1 or radius < self.search_radius:
-            raise ValueError(f"fraction must be in (0, 1], max_images at least 1 and radius at least search_radius "
-                             f"({self.search_radius}), got {fraction}, {max_images} and {radius}.")
-        count = min(max_images, max(1, round(fraction * len(images))))
-        kept: list[list] = [[] for _ in range(self.template["num_landmarks"])]  # (confidence, order, window)
-        for order, item in enumerate(tqdm(images, desc="self-training the template", disable=not progress)):
-            embedding, _ = self._query_embedding(load(item) if load is not None else item)
-            found, confidence = self._locate(embedding)
-            windows = self._pooled_windows(embedding, found.round().long().tolist(), radius)
-            for k, heap in enumerate(kept):  # the count most confident so far: memory bounded by count windows
-                entry = (confidence[k], order, windows[k].flatten(1).T.clone())
-                (heapq.heappush if len(heap) < count else heapq.heappushpop)(heap, entry)
-        centre = radius * (2 * radius + 1) + radius
-        self.template["fine"] = torch.stack([
-            fit_landmark_direction(torch.stack([window for _, _, window in heap]), self.template["fine"][k], centre)
-            for k, heap in enumerate(kept)])

@@ -1,6 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """The template landmarks every one-shot method starts from: checked once, the same way, and moved between image
-sizes (:class:`OneShotLandmarkInferer`, :class:`NCCTemplateMatcher`, :class:`SingleTemplateHeatmapRegressor`)."""
+sizes (:class:`OneShotLandmarkInferer` and the baselines of ``benchmarks/landmark_baselines``)."""
 
 from __future__ import annotations
 

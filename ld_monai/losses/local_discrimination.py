@@ -52,7 +52,8 @@ def match_cells_by_overlap(
     boxes are axis-aligned), so the best cell is the best row times the best column.
 
     Args:
-        boxes1, boxes2: (N, 4) crop boxes.
+        boxes1: (N, 4) crop boxes of the first views.
+        boxes2: (N, 4) crop boxes of the second views.
         grid: (gh, gw) cells per crop.
         min_overlap: the fraction of each cell that the pair must share.
 
@@ -120,7 +121,10 @@ class LocalDiscriminationLoss(_Loss):
             size) instead of the uniform average: the paper's center-sensitive patch discrimination for one-shot
             landmarks (its settings are unpublished; ours are in ``docs/oneshot_landmarks.md``).
         patch_temperature: 0.1. region_temperature: 0.2.
-        pd_weight, mixup_weight, region_weight, entropy_weight: the paper's 1, 1, 10, 0.1.
+        pd_weight: weight of patch discrimination (the paper's 1).
+        mixup_weight: weight of the hypersphere mixup (1).
+        region_weight: weight of region discrimination (10).
+        entropy_weight: weight of the assignment entropy (0.1).
         repeated_image_negatives: whether patches of two copies of one photograph in a batch are negatives (the
             paper: yes). A one-photograph data set always pairs the photograph with itself, and then identical
             content at two places is a negative that only position can separate (a shortcut); ``False`` drops

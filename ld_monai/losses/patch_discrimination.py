@@ -38,10 +38,11 @@ def invariant_spreading_loss(
         queries: (K, D) unit vectors.
         positives: (K, D) unit vectors; row k is the positive of ``queries[k]``.
         temperature: T, 0.1 in the paper.
-        sources, images: optional (K,) integer ids of the photograph and of the image (a drawn copy of it) each
-            row comes from. Rows of *different images of the same photograph* are then not negatives of each other
-            (dropped from ``Z_i`` and from the sum): the same content at two places is not a different patch, and
-            only position could tell the copies apart. Rows of one image stay negatives, as in the paper.
+        sources: optional (K,) integer ids of the photograph each row comes from. With ``images``, rows of
+            *different images of the same photograph* are not negatives of each other (dropped from ``Z_i`` and
+            from the sum): the same content at two places is not a different patch, and only position could tell
+            the copies apart. Rows of one image stay negatives, as in the paper.
+        images: optional (K,) integer ids of the image (a drawn copy of the photograph) each row comes from.
     """
     if queries.ndim != 2 or queries.shape != positives.shape:
         raise ValueError(

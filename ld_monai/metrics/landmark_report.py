@@ -126,7 +126,8 @@ def landmark_report(
         output_dir: where the two files go (written atomically).
         image_ids: the images to score; default: those of ``predictions``.
         exclude: images not scored (e.g. the template).
-        radii_px, radii_mm: SDR radii.
+        radii_px: SDR radii in pixels.
+        radii_mm: SDR radii in mm (files with a pixel spacing).
 
     Returns:
         the summary: ``num_images_expected``, ``num_images_scored``, ``labels``, ``px`` and ``mm`` (null without

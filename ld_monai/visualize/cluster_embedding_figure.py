@@ -126,8 +126,9 @@ def render_cluster_embedding_figure(
         assignment: (N, M, h, w) soft cluster assignments, or None (no clustering head: the middle column then
             shows the image titled "no clustering head").
         path: output PNG (written atomically; parent folders are created).
-        mean, std: per-channel (or scalar) normalisation to undo for display, ``image * std + mean``. Images
+        mean: per-channel (or scalar) normalisation mean to undo for display, ``image * std + mean``. Images
             outside [0, 1] afterwards are min-max scaled per image.
+        std: per-channel (or scalar) normalisation standard deviation.
         title: optional figure title (suptitle) above the panels; the picture size does not change.
 
     Returns:

@@ -1,11 +1,13 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """Landmark detection on files with a stand-in inferer (known points): the table (px, mm with the right axes,
-confidence), the overlays, per-file failures; adaptation on the readable files; the template from a table and its
+confidence), the overlays, per-file failures; refinement on the readable files; the template from a table and its
 errors; loading the network."""
 
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
+from types import SimpleNamespace
 
 import nibabel as nib
 import numpy as np
@@ -15,23 +17,25 @@ from PIL import Image
 
 from ld_monai.data import write_radiograph_dicom
 from ld_monai.apps.landmark_detection import (
-    adapt_landmark_template,
     detect_landmarks,
     load_landmark_network,
-    set_landmark_template,
+    read_landmark_template,
+    refine_landmark_template,
 )
+from ld_monai.inferers import LandmarkTemplate, OneShotLandmarkDetector, TemplateRefinement
 from ld_monai.networks import LocalDiscriminationNet
 
 POINTS = np.array([[4.0, 10.0], [30.0, 2.5]])  # (x, y) px, the same in every query
 
 
 class FixedPoints:
-    """Finds ``POINTS`` in every query; records the template it is given."""
+    """Finds ``POINTS`` in every query; its template is what it was given."""
 
-    def set_template(self, image, landmarks):
-        self.template = (image, np.asarray(landmarks))
+    def make_template(self, image, landmarks):
+        return image, np.asarray(landmarks)
 
-    def __call__(self, image):
+    def __call__(self, image, template):
+        assert template == "the template"
         return {"landmarks": POINTS.copy(), "confidence": np.array([0.5, 0.25])}
 
 
@@ -51,7 +55,8 @@ def images(tmp_path):
 
 
 def test_table_in_px_and_mm(images, tmp_path):
-    result = detect_landmarks(FixedPoints(), images, tmp_path / "out", ["a", "b"], progress=False)
+    assert isinstance(FixedPoints(), OneShotLandmarkDetector)
+    result = detect_landmarks(FixedPoints(), "the template", images, tmp_path / "out", ["a", "b"], progress=False)
     rows = read_rows(result.landmarks_csv)
     assert [(r["image"], r["label"]) for r in rows] == [(i, lab) for i in ("plain", "scan", "vol") for lab in "ab"]
     got = {(r["image"], r["label"]): r for r in rows}
@@ -72,40 +77,50 @@ def test_failures_are_skipped_or_raised(images, tmp_path):
     twin.parent.mkdir()
     twin.write_bytes((tmp_path / "plain.png").read_bytes())
     files = [images[0], str(bad), str(twin)]
-    result = detect_landmarks(FixedPoints(), files, tmp_path / "out", ["a", "b"], progress=False, skip_failures=True)
+    result = detect_landmarks(FixedPoints(), "the template", files, tmp_path / "out", ["a", "b"], progress=False,
+                              skip_failures=True)
     assert list(result.overlays) == [images[0]]
     assert result.failed[str(bad)].startswith("RadiographReadError: cannot read it")
     assert "already used by" in result.failed[str(twin)]
     assert {r["image"] for r in read_rows(result.landmarks_csv)} == {"plain"}
     with pytest.raises(ValueError, match="broken.png: cannot read it"):
-        detect_landmarks(FixedPoints(), [str(bad)], tmp_path / "raise", ["a", "b"], progress=False)
+        detect_landmarks(FixedPoints(), "the template", [str(bad)], tmp_path / "raise", ["a", "b"], progress=False)
     assert not (tmp_path / "raise" / "landmarks.csv").exists()
     with pytest.raises(ValueError, match="expected one per label"):
-        detect_landmarks(FixedPoints(), images[:1], tmp_path / "raise", ["a", "b", "c"], progress=False)
+        detect_landmarks(FixedPoints(), "the template", images[:1], tmp_path / "raise", ["a", "b", "c"],
+                         progress=False)
     with pytest.raises(ValueError, match="list of files is empty"):
-        detect_landmarks(FixedPoints(), [], tmp_path / "raise", ["a"], progress=False)
+        detect_landmarks(FixedPoints(), "the template", [], tmp_path / "raise", ["a"], progress=False)
 
 
-class RecordsAdaptation:
-    """Records what :func:`adapt_landmark_template` hands to ``adapt`` and ``self_train``, in order; its template is a
-    CR radiograph."""
+class RecordsRefinement:
+    """Stands in for ``refinement`` (a :class:`TemplateRefinement`, whose steps are on or off): records the images
+    it is given (size, modality) and returns a new template."""
 
-    image_size = (16, 24)
-    template = {"channels": 1, "modality": "CR"}
-
-    def __init__(self) -> None:
+    def __init__(self, refinement: TemplateRefinement) -> None:
+        self.enabled = refinement.enabled
         self.calls = []
 
-    def adapt(self, images, fraction, rounds, progress):
-        self.calls.append(("adapt", [(tuple(i.shape), i.meta["modality"]) for i in images], fraction, rounds))
-
-    def self_train(self, images, fraction, progress):
-        self.calls.append(("self_train", len(images), fraction))
+    def __call__(self, inferer, template, images, load=None, progress=False):
+        self.calls.append([(tuple(i.shape), i.meta["modality"]) for i in images])
+        return replace(template, fine=-template.fine)
 
 
-def test_adaptation_on_the_readable_files_at_network_size(images, tmp_path):
+def cr_template() -> LandmarkTemplate:
+    """A one-channel CR template of 2 landmarks."""
+    vectors = torch.eye(2)
+    return LandmarkTemplate(coarse=vectors, fine=vectors, own_coarse=vectors, own_fine=vectors, projection=None,
+                            points=POINTS, channels=1, modality="CR")
+
+
+def refinement(**settings) -> RecordsRefinement:
+    return RecordsRefinement(TemplateRefinement(**settings))
+
+
+def test_refinement_on_the_readable_files_at_network_size(images, tmp_path):
     """Unreadable files, colour images and another DICOM modality (the DX file; the template is CR) are left out;
-    the others reach ``adapt`` at the network's size, with their modality, then ``self_train``; either can be off."""
+    the others reach the refinement at the network's size, with their modality; with both steps off, or no file
+    left, the template comes back as it was."""
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
     colour = tmp_path / "colour.png"
@@ -113,16 +128,19 @@ def test_adaptation_on_the_readable_files_at_network_size(images, tmp_path):
     Image.fromarray(np.dstack([ramp, ramp, np.zeros_like(ramp)])).save(colour)
     cr = tmp_path / "cr.dcm"
     write_radiograph_dicom(np.full((40, 60), 800, dtype=np.uint16), cr, modality="CR")
-    inferer = RecordsAdaptation()
+    inferer = SimpleNamespace(image_size=(16, 24))
     files = images + [str(bad), str(colour), str(cr)]
-    assert adapt_landmark_template(inferer, files, 0.5, 3, 0.2, progress=False) == 3
-    assert inferer.calls == [("adapt", [((1, 16, 24), None), ((1, 16, 24), None), ((1, 16, 24), "CR")], 0.5, 3),
-                             ("self_train", 3, 0.2)]
-    assert adapt_landmark_template(RecordsAdaptation(), [str(bad)], progress=False) == 0
-    for rounds, fraction, expected in ((0, 0.2, ["self_train"]), (2, 0.0, ["adapt"]), (0, 0.0, [])):
-        inferer = RecordsAdaptation()
-        assert adapt_landmark_template(inferer, files, 0.5, rounds, fraction, progress=False) == (3 if expected else 0)
-        assert [call[0] for call in inferer.calls] == expected
+    template, refiner = cr_template(), refinement()
+    refined, count = refine_landmark_template(inferer, template, files, refiner, progress=False)
+    assert count == 3 and refiner.calls == [[((1, 16, 24), None), ((1, 16, 24), None), ((1, 16, 24), "CR")]]
+    torch.testing.assert_close(refined.fine, -template.fine)
+    refined, count = refine_landmark_template(inferer, template, [str(bad)], refinement(), progress=False)
+    assert refined is template and count == 0
+    for rounds, fraction, expected in ((0, 0.2, 3), (2, 0.0, 3), (0, 0.0, 0)):
+        refiner = refinement(adapt_rounds=rounds, self_train_fraction=fraction)
+        refined, count = refine_landmark_template(inferer, template, files, refiner, progress=False)
+        assert count == expected and len(refiner.calls) == (1 if expected else 0)
+        assert (refined is template) == (not expected)
 
 
 @pytest.fixture()
@@ -135,25 +153,26 @@ def table(tmp_path):
 
 
 def test_template_from_table(images, table):
-    inferer = FixedPoints()
-    assert set_landmark_template(inferer, images[0], table, annotator="A") == ["l1", "l2", "l3"]
-    np.testing.assert_array_equal(inferer.template[1], [[1, 2], [3, 4], [5, 6]])
-    assert tuple(inferer.template[0].shape) == (1, 40, 60)
-    assert set_landmark_template(inferer, images[0], table, annotator="A", labels=["l3", "l1"]) == ["l3", "l1"]
-    np.testing.assert_array_equal(inferer.template[1], [[5, 6], [1, 2]])  # the order of the labels
+    (image, points), labels = read_landmark_template(FixedPoints(), images[0], table, annotator="A")
+    assert labels == ["l1", "l2", "l3"]
+    np.testing.assert_array_equal(points, [[1, 2], [3, 4], [5, 6]])
+    assert tuple(image.shape) == (1, 40, 60)
+    (_, points), labels = read_landmark_template(FixedPoints(), images[0], table, annotator="A", labels=["l3", "l1"])
+    assert labels == ["l3", "l1"]
+    np.testing.assert_array_equal(points, [[5, 6], [1, 2]])  # the order of the labels
 
 
 def test_template_errors(images, table):
     with pytest.raises(ValueError, match=r"template 'nowhere' is not in .*\['plain', 'other', 'twice'\]"):
-        set_landmark_template(FixedPoints(), images[0], table, image_id="nowhere", annotator="A")
+        read_landmark_template(FixedPoints(), images[0], table, image_id="nowhere", annotator="A")
     with pytest.raises(ValueError, match=r"has no landmark \['l9'\]"):
-        set_landmark_template(FixedPoints(), images[0], table, annotator="A", labels=["l1", "l9"])
+        read_landmark_template(FixedPoints(), images[0], table, annotator="A", labels=["l1", "l9"])
     with pytest.raises(ValueError, match=r"labels \['l1'\] on several rows"):
-        set_landmark_template(FixedPoints(), images[0], table, image_id="twice", annotator="A")
+        read_landmark_template(FixedPoints(), images[0], table, image_id="twice", annotator="A")
     with pytest.raises(ValueError, match="several annotators"):
-        set_landmark_template(FixedPoints(), images[0], table)
+        read_landmark_template(FixedPoints(), images[0], table)
     with pytest.raises(ValueError, match="set template_image and template_landmarks"):
-        set_landmark_template(FixedPoints(), None, table)
+        read_landmark_template(FixedPoints(), None, table)
 
 
 def test_network_from_pretraining_checkpoint(tmp_path):

@@ -1,6 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """The one-shot landmark bundle on real cephalograms (Hamedan, ``LD_MONAI_DATA_DIR``): inference writes the table
-and overlays, evaluation gives the scores computed independently, the metadata verifies.
+and overlays, evaluation gives the scores computed independently, every refinement setting reaches the refinement,
+the metadata verifies.
 
 The network is a seeded random LD network saved as LD pretraining saves its ``model.pt``: these tests check the
 plumbing, not the matching quality."""
@@ -8,16 +9,18 @@ plumbing, not the matching quality."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 
 import numpy as np
 import pytest
 import torch
-from monai.bundle import run, verify_metadata
+from monai.bundle import ConfigParser, run, verify_metadata
 from PIL import Image
 
 from ld_monai.data import landmark_array, read_landmark_table, write_radiograph_dicom
+from ld_monai.inferers import LandmarkTemplate, TemplateRefinement, template_refinement
 from ld_monai.metrics import radial_errors
 from ld_monai.networks import LocalDiscriminationNet
 
@@ -112,6 +115,49 @@ def test_inference_then_evaluation(settings):
     assert float(table[-1]["mre_mm"]) == pytest.approx(np.nanmean(mm))
 
 
+REFINEMENT = {"adapt_rounds": 2, "adapt_fraction": 0.5, "self_train_fraction": 0.75, "self_train_max_images": 3,
+              "self_train_radius": 16, "direction_temperature": 5.0, "direction_steps": 2,
+              "direction_learning_rate": 0.1, "direction_pull": 0.01}
+
+
+def test_every_refinement_setting_is_a_bundle_setting():
+    """Each setting of TemplateRefinement is a top-level key of the bundle, with TemplateRefinement's default, and an
+    override of it reaches the refinement."""
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "inference.json"))
+    defaults = TemplateRefinement()
+    assert set(REFINEMENT) == {setting.name for setting in dataclasses.fields(TemplateRefinement)}
+    assert parser.get_parsed_content("refinement") == defaults
+    for key, value in REFINEMENT.items():
+        assert parser[key] == getattr(defaults, key), key
+    parser.update(REFINEMENT)
+    assert parser.get_parsed_content("refinement") == TemplateRefinement(**REFINEMENT)
+
+
+def test_refinement_overrides_reach_the_steps(settings, monkeypatch, tmp_path):
+    """A run with a non-default self-training radius and direction temperature: self-training gets them, on the
+    template the bundle read, and each landmark's direction is fitted at that temperature."""
+    steps, temperatures = [], []
+    self_train = template_refinement.self_train_template
+    fit = template_refinement.fit_landmark_direction
+
+    def record_self_train(inferer, template, images, *args, **kwargs):
+        steps.append((type(template), len(images), args, kwargs["temperature"], kwargs["steps"]))
+        return self_train(inferer, template, images, *args, **kwargs)
+
+    def record_fit(descriptors, start, target, temperature, **kwargs):
+        temperatures.append(temperature)
+        return fit(descriptors, start, target, temperature, **kwargs)
+
+    monkeypatch.setattr(template_refinement, "self_train_template", record_self_train)
+    monkeypatch.setattr(template_refinement, "fit_landmark_direction", record_fit)
+    run_config(["inference.json"], **{**settings, "output_dir": str(tmp_path), "adapt_rounds": 0,
+                                      "self_train_radius": 16, "direction_temperature": 5.0, "direction_steps": 2})
+    assert steps == [(LandmarkTemplate, 4, (0.25, 64, 16), 5.0, 2)]
+    assert temperatures == [5.0] * 19
+    assert (tmp_path / "landmarks.csv").is_file()
+
+
 def test_missing_checkpoint_is_explained(settings):
     with pytest.raises(Exception) as raised:
         run_config(["inference.json"], **{**settings, "checkpoint": None})
@@ -130,5 +176,5 @@ def test_metadata_valid_against_2024_schema(data_dir):
         pytest.skip(f"schema copy not found at {schema}")
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
     meta = json.loads((CONFIGS / "metadata.json").read_text())
-    assert meta["version"] == "0.5.0" and meta["version"] in meta["changelog"]
+    assert meta["version"] == "0.6.0" and meta["version"] in meta["changelog"]
     assert not (CONFIGS / "train.json").exists()  # one-shot: the only training is LD pretraining

@@ -1,6 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""SingleTemplateHeatmapRegressor: the augmentation moves points exactly with the image, heatmaps peak at (x, y),
-a short fit on a real cephalogram finds the template's own landmarks, seeded fits are identical; bad input."""
+"""The heatmap baseline (benchmarks/landmark_baselines): the augmentation moves points exactly with the image,
+heatmaps peak at (x, y), a short fit on a real cephalogram finds the template's own landmarks, seeded fits are
+identical, the trained network is the template; bad input."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 import torch
 from monai.transforms import GenerateHeatmap
 
-from ld_monai.inferers.single_template_heatmap import (
+from benchmarks.landmark_baselines.single_template_heatmap import (
+    HeatmapTemplate,
     SingleTemplateHeatmapRegressor,
     affine_matrix,
     landmark_heatmaps,
@@ -37,10 +39,10 @@ def cephalogram(data_dir):
 
 @pytest.fixture(scope="module")
 def tiny():
-    """A regressor fitted for 2 iterations on a random 40 x 30 image with 2 landmarks (for input checks)."""
+    """A regressor and its template fitted for 2 iterations on a random 40 x 30 image with 2 landmarks."""
     image = torch.rand(1, 40, 30, generator=torch.Generator().manual_seed(1))
-    return SingleTemplateHeatmapRegressor(2, image_size=(32, 32), iterations=2, batch_size=1).fit(
-        image, [[5.0, 7.0], [20.0, 30.0]])
+    regressor = SingleTemplateHeatmapRegressor(image_size=(32, 32), iterations=2, batch_size=1)
+    return regressor, regressor.make_template(image, [[5.0, 7.0], [20.0, 30.0]])
 
 
 def test_affine_matrix_rotates_about_the_centre():
@@ -95,46 +97,62 @@ def test_local_soft_argmax_is_sub_pixel():
 
 def test_fit_finds_the_template_landmarks(cephalogram):
     image, points = cephalogram
-    regressor = SingleTemplateHeatmapRegressor(19, image_size=SIZE, iterations=100, batch_size=2)
-    found = regressor.fit(image, points)(image)
+    regressor = SingleTemplateHeatmapRegressor(image_size=SIZE, iterations=100, batch_size=2)
+    template = regressor.make_template(image, points)
+    assert isinstance(template, HeatmapTemplate) and not template.network.training and len(template.losses) == 100
+    found = regressor(image, template)
     assert found["landmarks"].shape == (19, 2) and found["landmarks"].dtype == np.float64
     assert found["confidence"].shape == (19,)
-    assert np.mean(regressor.losses[-10:]) < 0.3 * np.mean(regressor.losses[:10])
+    assert np.mean(template.losses[-10:]) < 0.3 * np.mean(template.losses[:10])
     error = np.linalg.norm(found["landmarks"] - points, axis=1) * SIZE[0] / image.shape[1]  # network pixels
     # measured 1.3 px (median) after 100 iterations; 300 iterations of the plain MSE still gave 20 px
     assert np.median(error) < 4.0, error
 
 
 def test_seeded_fits_are_identical(tiny):
+    regressor, template = tiny
     image = torch.rand(1, 40, 30, generator=torch.Generator().manual_seed(1))
-    again = SingleTemplateHeatmapRegressor(2, image_size=(32, 32), iterations=2, batch_size=1).fit(
-        image, [[5.0, 7.0], [20.0, 30.0]])
-    assert again.losses == tiny.losses
-    for a, b in zip(again.network.state_dict().values(), tiny.network.state_dict().values()):
+    again = regressor.make_template(image, [[5.0, 7.0], [20.0, 30.0]])  # the same regressor: a second template
+    assert again.losses == template.losses and again.network is not template.network
+    for a, b in zip(again.network.state_dict().values(), template.network.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    np.testing.assert_array_equal(again(image)["landmarks"], tiny(image)["landmarks"])
+    other = SingleTemplateHeatmapRegressor(image_size=(32, 32), iterations=2, batch_size=1)
+    np.testing.assert_array_equal(other(image, again)["landmarks"], regressor(image, template)["landmarks"])
+
+
+def test_one_regressor_serves_any_template(tiny):
+    """The regressor keeps no network: templates of different landmark counts used alternately give the results of
+    two regressors."""
+    regressor, template = tiny
+    image = torch.rand(1, 40, 30, generator=torch.Generator().manual_seed(1))
+    three = regressor.make_template(image, [[5.0, 7.0], [20.0, 30.0], [10.0, 10.0]])
+    alone = [SingleTemplateHeatmapRegressor(image_size=(32, 32))(image, t) for t in (template, three)]
+    for _ in range(2):
+        for t, expected in zip((template, three), alone):
+            found = regressor(image, t)
+            np.testing.assert_array_equal(found["landmarks"], expected["landmarks"])
+            np.testing.assert_array_equal(found["confidence"], expected["confidence"])
+    assert alone[0]["landmarks"].shape == (2, 2) and alone[1]["landmarks"].shape == (3, 2)
 
 
 def test_bad_input(tiny):
+    regressor, template = tiny
     image = torch.rand(1, 40, 30)
-    fresh = SingleTemplateHeatmapRegressor(2, image_size=(32, 32), iterations=1)
-    with pytest.raises(ValueError, match="fit"):
-        fresh(image)
     with pytest.raises(ValueError, match="NaN"):
-        fresh.fit(torch.full((1, 40, 30), float("nan")), [[5, 7], [20, 30]])
+        regressor.make_template(torch.full((1, 40, 30), float("nan")), [[5, 7], [20, 30]])
     with pytest.raises(ValueError, match="NaN"):
-        fresh.fit(image, [[5, float("nan")], [20, 30]])
+        regressor.make_template(image, [[5, float("nan")], [20, 30]])
     with pytest.raises(ValueError, match="outside"):
-        fresh.fit(image, [[5, 7], [30, 30]])  # x = 30 in a 30 px wide image
-    with pytest.raises(ValueError, match=r"\(2, 2\)"):
-        fresh.fit(image, [[5, 7]])
+        regressor.make_template(image, [[5, 7], [30, 30]])  # x = 30 in a 30 px wide image
+    with pytest.raises(ValueError, match=r"\(K, 2\)"):
+        regressor.make_template(image, [5, 7])
     with pytest.raises(ValueError, match=r"\(1, H, W\)"):
-        fresh.fit(torch.rand(3, 40, 30), [[5, 7], [20, 30]])
+        regressor.make_template(torch.rand(3, 40, 30), [[5, 7], [20, 30]])
     with pytest.raises(ValueError, match=r"\(1, H, W\)"):
-        tiny(torch.rand(2, 40, 30))
+        regressor(torch.rand(2, 40, 30), template)
     with pytest.raises(ValueError, match="NaN"):
-        tiny(torch.full((1, 40, 30), float("nan")))
-    with pytest.raises(ValueError, match="num_landmarks"):
-        SingleTemplateHeatmapRegressor(0)
+        regressor(torch.full((1, 40, 30), float("nan")), template)
+    with pytest.raises(ValueError, match="image_size must be at least 16"):
+        SingleTemplateHeatmapRegressor(image_size=(8, 32))
     with pytest.raises(ValueError, match="sigma"):
-        SingleTemplateHeatmapRegressor(2, sigma=0)
+        SingleTemplateHeatmapRegressor(sigma=0)

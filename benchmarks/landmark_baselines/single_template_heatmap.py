@@ -6,14 +6,15 @@ augmentation". A small MONAI ``BasicUNet`` learns to regress one Gaussian heatma
 regression as in Payer et al., "Regressing heatmaps for multiple landmark localization using CNNs", MICCAI 2016)
 from random affine and intensity augmentations of the one annotated image; the landmarks follow the image
 through the same affine matrix. A landmark is the heatmap's maximum, refined by a local soft-argmax. Learned
-local features pretrained on unlabelled images (:class:`ld_monai.inferers.one_shot_landmark.OneShotLandmarkInferer`)
-should beat it: it sees one image only.
+local features pretrained on unlabelled images (:class:`ld_monai.inferers.OneShotLandmarkInferer`, Chen et al.,
+arXiv 2108.09440) should beat it: it sees one image only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
 
 __all__ = [
+    "HeatmapTemplate",
     "SingleTemplateHeatmapRegressor",
     "affine_matrix",
     "warp_affine",
@@ -127,15 +129,25 @@ def _check_image(image: torch.Tensor, what: str) -> torch.Tensor:
     return image.float()
 
 
-class SingleTemplateHeatmapRegressor:
-    """Baseline (b): a heatmap regressor trained on the single template with augmentation.
+@dataclass(frozen=True)
+class HeatmapTemplate:
+    """The template of :class:`SingleTemplateHeatmapRegressor`: the network trained on the augmented template
+    (eval mode) and its training losses, one per iteration."""
 
-    ``fit(image, landmarks)`` trains a MONAI ``BasicUNet`` (features 16, 16, 32, 64, 128, 16; one output channel
-    per landmark) from scratch to regress Gaussian heatmaps of peak 1 (Payer et al., MICCAI 2016, "Regressing
-    heatmaps for multiple landmark localization using CNNs") with Adam on ``batch_size`` random augmentations of
-    the template per iteration: :func:`random_affine` (rotation +-10 degrees, scale 0.9-1.1, translation +-8 %),
-    the landmarks moved by the same matrix, and :func:`random_intensity` (gamma 0.7-1.5, contrast 0.75-1.25).
-    Seeded: on the CPU two fits with the same ``seed`` give the same network.
+    network: BasicUNet
+    losses: list[float]
+
+
+class SingleTemplateHeatmapRegressor:
+    """Baseline (b): a heatmap regressor trained on the single template with augmentation; implements
+    :class:`ld_monai.inferers.OneShotLandmarkDetector`, its template the trained network (:class:`HeatmapTemplate`).
+
+    ``make_template(image, landmarks)`` trains a MONAI ``BasicUNet`` (features 16, 16, 32, 64, 128, 16; one output
+    channel per landmark) from scratch to regress Gaussian heatmaps of peak 1 (Payer et al., MICCAI 2016,
+    "Regressing heatmaps for multiple landmark localization using CNNs") with Adam on ``batch_size`` random
+    augmentations of the template per iteration: :func:`random_affine` (rotation +-10 degrees, scale 0.9-1.1,
+    translation +-8 %), the landmarks moved by the same matrix, and :func:`random_intensity` (gamma 0.7-1.5,
+    contrast 0.75-1.25). Seeded: on the CPU two fits with the same ``seed`` give the same network.
 
     The loss is the MSE weighted towards the peaks, ``mean((y - t)^2 (1 + foreground_weight t))`` for target
     heatmaps t. The Gaussians cover under 1 % of the image, and with the plain MSE (``foreground_weight=0``) the
@@ -144,33 +156,30 @@ class SingleTemplateHeatmapRegressor:
     ``foreground_weight=20``; fitted at 256 x 208 px and tested on 14 other Hamedan images, the mean radial error
     was 479 px with the plain MSE and 148 px (median 15 px) with the weighting, at the 1024 x 821 px scale.
 
-    ``regressor(image)`` -> ``{"landmarks": (K, 2) float64 (x, y) px in the query's pixels, "confidence": (K,)
-    the heatmap's peak value (about 1 for a confident detection)}``: per channel the maximum, refined by the
-    weighted centroid of its 5 x 5 neighbourhood (:func:`local_soft_argmax`).
+    ``regressor(image, template)`` -> ``{"landmarks": (K, 2) float64 (x, y) px in the query's pixels,
+    "confidence": (K,) the heatmap's peak value (about 1 for a confident detection)}``: per channel the maximum,
+    refined by the weighted centroid of its 5 x 5 neighbourhood (:func:`local_soft_argmax`).
 
     Images are (1, H, W) tensors in [0, 1] (e.g. from :class:`ld_monai.transforms.LoadRadiograph`), any size:
     they are resized (area interpolation) to ``image_size`` (H, W) for the network, and pixel coordinates are
     mapped with the pixel-centre convention ``x' = (x + 0.5) W' / W - 0.5``.
 
     Args:
-        num_landmarks: K, the number of landmarks (output channels).
         image_size: (H, W) of the network input (any size: ``BasicUNet`` pads odd sizes).
         sigma: standard deviation of the target heatmaps, in network pixels.
-        iterations, batch_size, learning_rate: training of :meth:`fit`.
+        iterations, batch_size, learning_rate: training of :meth:`make_template`.
         foreground_weight: extra weight of the loss at the heatmaps' peaks (0: plain MSE).
         augment: random affine and intensity augmentation; ``False`` trains on the template as is.
         seed: seeds the network's initialisation and the augmentations.
         device: where the network runs (default: CUDA when available, else CPU).
-        progress: show a progress bar during :meth:`fit`.
+        progress: show a progress bar during :meth:`make_template`.
 
     Raises:
-        ValueError: an image not (1, H, W) or with NaN, landmarks not (num_landmarks, 2), not finite or outside the
-            template, a query before :meth:`fit`.
+        ValueError: an image not (1, H, W) or with NaN, landmarks not (K, 2), not finite or outside the template.
     """
 
     def __init__(
         self,
-        num_landmarks: int,
         image_size: Sequence[int] = (256, 208),
         sigma: float = 3.0,
         iterations: int = 300,
@@ -182,15 +191,12 @@ class SingleTemplateHeatmapRegressor:
         device: torch.device | str | None = None,
         progress: bool = False,
     ) -> None:
-        if num_landmarks < 1:
-            raise ValueError(f"num_landmarks must be >= 1, got {num_landmarks}.")
         self.image_size = (int(image_size[0]), int(image_size[1]))
         if min(self.image_size) < 16:
             raise ValueError(f"image_size must be at least 16 x 16 (the U-Net's four poolings), got {image_size}.")
         if sigma <= 0 or learning_rate <= 0 or foreground_weight < 0 or iterations < 1 or batch_size < 1:
             raise ValueError(f"sigma, learning_rate > 0, foreground_weight >= 0, iterations, batch_size >= 1 needed, "
                              f"got {sigma}, {learning_rate}, {foreground_weight}, {iterations}, {batch_size}.")
-        self.num_landmarks = int(num_landmarks)
         self.sigma = float(sigma)
         self.iterations = int(iterations)
         self.batch_size = int(batch_size)
@@ -200,8 +206,6 @@ class SingleTemplateHeatmapRegressor:
         self.seed = int(seed)
         self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
         self.progress = bool(progress)
-        self.network: BasicUNet | None = None
-        self.losses: list[float] = []
 
     def _resize(self, image: torch.Tensor) -> torch.Tensor:
         return F.interpolate(image[None], size=self.image_size, mode="area")[0]
@@ -214,24 +218,21 @@ class SingleTemplateHeatmapRegressor:
             image = random_intensity(image, generator)
         return image, landmark_heatmaps(points, self.image_size, self.sigma)
 
-    def fit(self, image: torch.Tensor, landmarks) -> SingleTemplateHeatmapRegressor:
-        """Train a new network on the template ``image`` (1, H, W) and its ``landmarks`` (K, 2) (x, y) px.
-
-        The training losses (one per iteration) are kept in ``self.losses``.
-        """
+    def make_template(self, image: torch.Tensor, landmarks) -> HeatmapTemplate:
+        """A new network trained on the template ``image`` (1, H, W) and its ``landmarks`` (K, 2) (x, y) px."""
         image = _check_image(image, "template")
         h0, w0 = image.shape[-2:]
-        points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0, self.num_landmarks))
+        points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0))
         template = self._resize(image)
         points = rescale_points(points, (h0, w0), self.image_size)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            network = BasicUNet(spatial_dims=2, in_channels=1, out_channels=self.num_landmarks,
+            network = BasicUNet(spatial_dims=2, in_channels=1, out_channels=len(points),
                                 features=(16, 16, 32, 64, 128, 16)).to(self.device)
         optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
         generator = torch.Generator().manual_seed(self.seed)
         network.train()
-        self.losses = []
+        losses = []
         for _ in tqdm(range(self.iterations), desc="fit", disable=not self.progress):
             pairs = [self._sample(template, points, generator) for _ in range(self.batch_size)]
             inputs = torch.stack([p[0] for p in pairs]).to(self.device)
@@ -241,22 +242,19 @@ class SingleTemplateHeatmapRegressor:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            self.losses.append(loss.item())
-        self.network = network.eval()
-        return self
+            losses.append(loss.item())
+        return HeatmapTemplate(network.eval(), losses)
 
     @torch.no_grad()
-    def predict_heatmaps(self, image: torch.Tensor) -> torch.Tensor:
-        """The network's heatmaps (K, h, w) (``image_size``) of a query (1, H, W) in [0, 1]."""
-        if self.network is None:
-            raise ValueError("fit(image, landmarks) must be called before predicting.")
+    def predict_heatmaps(self, image: torch.Tensor, template: HeatmapTemplate) -> torch.Tensor:
+        """The template network's heatmaps (K, h, w) (``image_size``) of a query (1, H, W) in [0, 1]."""
         image = _check_image(image, "query")
         x = self._resize(image)[None].to(self.device)
-        return self.network((x - 0.5) / 0.5)[0].float().cpu()
+        return template.network((x - 0.5) / 0.5)[0].float().cpu()
 
-    def __call__(self, image: torch.Tensor) -> dict[str, np.ndarray]:
+    def __call__(self, image: torch.Tensor, template: HeatmapTemplate) -> dict[str, np.ndarray]:
         """(1, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
-        heatmaps = self.predict_heatmaps(image)
+        heatmaps = self.predict_heatmaps(image, template)
         positions, peaks = local_soft_argmax(heatmaps)
         points = rescale_points(positions, self.image_size, image.shape[-2:])
         return {"landmarks": points.numpy(), "confidence": peaks.double().numpy()}

@@ -11,12 +11,14 @@ beat it; it needs no training and sets the bar.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.ndimage import uniform_filter
 
 from ld_monai.inferers.template_landmarks import check_template_landmarks
 
-__all__ = ["NCCTemplateMatcher"]
+__all__ = ["NCCTemplate", "NCCTemplateMatcher"]
 
 _SUBPIXEL_METHODS = ("parabola", "quadratic")
 # a window whose standard deviation is below this fraction of the image's largest |value| is flat: its NCC is
@@ -64,20 +66,37 @@ def _quadratic_offset(window: np.ndarray) -> np.ndarray | None:
     return offset if np.abs(offset).max() <= 1.0 else None
 
 
+@dataclass(frozen=True)
+class NCCTemplate:
+    """The template of :class:`NCCTemplateMatcher`: the intensity patch around each landmark.
+
+    Args:
+        patches: (K, P, P) the template's patches, centred on ``centres`` (zero beyond the template's borders).
+        centres: (K, 2) int (x, y) pixel each patch is centred on (the landmark's nearest).
+        offsets: (K, 2) each landmark's position relative to its patch centre.
+        flat: (K,) the patches with no defined NCC (standard deviation below 1e-4 of the template's largest |value|).
+    """
+
+    patches: np.ndarray
+    centres: np.ndarray
+    offsets: np.ndarray
+    flat: np.ndarray
+
+
 class NCCTemplateMatcher:
-    """Find the landmarks of one annotated template image in new images by NCC template matching.
+    """Find the landmarks of one annotated template image in new images by NCC template matching; implements
+    :class:`ld_monai.inferers.OneShotLandmarkDetector`.
 
     Baseline (a) of one-shot landmark detection: for every landmark, the ``patch_size`` x ``patch_size`` patch
     of the template centred on it (on the nearest pixel; zero padding beyond the template's borders, like the
     query's padding in :func:`skimage.feature.match_template`) is matched against the query; the position of
     maximal NCC (Lewis 1995, "Fast normalized cross-correlation") is refined to sub-pixel precision by a 1-D
     parabola fit along x and along y through the peak and its two neighbours (``subpixel="parabola"``), or, by
-    default, by a 2-D quadratic fitted to the 3x3 neighbourhood of the peak (``subpixel="quadratic"``), which follows peaks
-    elongated along a diagonal (landmarks on oblique edges) that the two 1-D fits miss by up to ~0.4 px.
+    default, by a 2-D quadratic fitted to the 3x3 neighbourhood of the peak (``subpixel="quadratic"``), which
+    follows peaks elongated along a diagonal (landmarks on oblique edges) that the two 1-D fits miss by up to
+    ~0.4 px.
 
     Args:
-        template: the annotated image, (H, W) or (1, H, W), array or tensor.
-        landmarks: (K, 2) landmark positions (x, y) in template pixels, x = column, y = row, inside the image.
         patch_size: odd side of the square patches, in pixels.
         search_radius: ``None`` searches the whole query; a number only considers positions within that
             Euclidean distance (pixels) of each landmark's template position (the query is assumed roughly
@@ -85,29 +104,23 @@ class NCCTemplateMatcher:
         subpixel: ``"parabola"`` (two 1-D parabolas) or ``"quadratic"`` (one 2-D quadratic, the default, falling
             back to the parabolas where it has no maximum within a pixel of the peak).
 
-    Calling the matcher on a query image (2-D, any size, at least ``patch_size`` on each side) returns
-    ``(positions, scores)``: float64 (K, 2) positions (x, y) in query pixels and float64 (K,) NCC at the
-    integer peak, in [-1, 1]. Flat windows (standard deviation below 1e-4 of the largest absolute value of their
+    ``make_template(image, landmarks)``: the annotated image, (H, W) or (1, H, W), array or tensor, and its (K, 2)
+    landmark positions (x, y) in its pixels, x = column, y = row, inside the image -> :class:`NCCTemplate`.
+    ``matcher(query, template)`` on a query image (2-D, any size, at least ``patch_size`` on each side) returns
+    ``{"landmarks": float64 (K, 2) positions (x, y) in query pixels, "confidence": float64 (K,) NCC at the integer
+    peak, in [-1, 1]}``. Flat windows (standard deviation below 1e-4 of the largest absolute value of their
     image, e.g. saturated background) have no defined NCC: a query window that is flat is never chosen, and a
     landmark whose template patch is flat, or whose search region is flat or lies outside the query, gets a NaN
-    position and score.
+    position and confidence.
 
     Example::
 
-        matcher = NCCTemplateMatcher(template_image, template_landmarks, patch_size=65, search_radius=100)
-        positions, scores = matcher(new_image)
+        matcher = NCCTemplateMatcher(patch_size=65, search_radius=100)
+        template = matcher.make_template(template_image, template_landmarks)
+        found = matcher(new_image, template)
     """
 
-    def __init__(
-        self,
-        template,
-        landmarks,
-        patch_size: int = 65,
-        search_radius: float | None = None,
-        subpixel: str = "quadratic",
-    ) -> None:
-        self.template = _as_image(template, "template")
-        points = check_template_landmarks(landmarks, *self.template.shape)
+    def __init__(self, patch_size: int = 65, search_radius: float | None = None, subpixel: str = "quadratic") -> None:
         if isinstance(patch_size, bool) or int(patch_size) != patch_size or patch_size < 3 or patch_size % 2 == 0:
             raise ValueError(f"patch_size must be an odd integer >= 3, got {patch_size!r}.")
         if search_radius is not None and not (np.isfinite(search_radius) and search_radius >= 0):
@@ -115,37 +128,39 @@ class NCCTemplateMatcher:
         if subpixel not in _SUBPIXEL_METHODS:
             raise ValueError(f"subpixel must be one of {_SUBPIXEL_METHODS}, got {subpixel!r}.")
         self.subpixel = subpixel
-        self.landmarks = points
         self.patch_size = int(patch_size)
         self.search_radius = None if search_radius is None else float(search_radius)
-        self.centres = np.rint(points).astype(int)  # (K, 2) (x, y): pixel each patch is centred on
-        self.offsets = points - self.centres  # landmark position relative to its patch centre
-        half = self.patch_size // 2
-        padded = np.pad(self.template, half, mode="constant")
-        self.patches = np.stack(
-            [padded[cy : cy + self.patch_size, cx : cx + self.patch_size] for cx, cy in self.centres]
-        )  # (K, P, P); centre (cx, cy) of the template is (cx + half, cy + half) in ``padded``
-        self.flat_patches = self.patches.std(axis=(1, 2)) <= _FLAT * np.abs(self.template).max()  # (K,)
 
-    def __call__(self, query) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (K, 2) (x, y) and peak NCC scores (K,) of the landmarks in ``query`` (2-D)."""
+    def make_template(self, image, landmarks) -> NCCTemplate:
+        """The patches of ``image`` (H, W) or (1, H, W) around its ``landmarks`` (K, 2) (x, y) px."""
+        image = _as_image(image, "template")
+        points = check_template_landmarks(landmarks, *image.shape)
+        centres = np.rint(points).astype(int)
+        half = self.patch_size // 2
+        padded = np.pad(image, half, mode="constant")
+        # centre (cx, cy) of the template is (cx + half, cy + half) in ``padded``
+        patches = np.stack([padded[cy : cy + self.patch_size, cx : cx + self.patch_size] for cx, cy in centres])
+        return NCCTemplate(patches, centres, points - centres, patches.std(axis=(1, 2)) <= _FLAT * np.abs(image).max())
+
+    def __call__(self, query, template: NCCTemplate) -> dict[str, np.ndarray]:
+        """Positions (K, 2) (x, y) and peak NCC scores (K,) of the template's landmarks in ``query`` (2-D)."""
         image = _as_image(query, "query")
         if min(image.shape) < self.patch_size:
             raise ValueError(f"query of shape {image.shape} is smaller than the patch size {self.patch_size}.")
-        positions = np.full((len(self.patches), 2), np.nan)
-        scores = np.full(len(self.patches), np.nan)
+        positions = np.full((len(template.patches), 2), np.nan)
+        scores = np.full(len(template.patches), np.nan)
         # window variance E[x^2] - E[x]^2 around every pixel, zero padding like match_template's
         mean = uniform_filter(image, self.patch_size, mode="constant")
         variance = uniform_filter(image**2, self.patch_size, mode="constant") - mean**2
         flat = variance <= (_FLAT * np.abs(image).max()) ** 2
-        for k, patch in enumerate(self.patches):
-            if self.flat_patches[k]:
+        for k, patch in enumerate(template.patches):
+            if template.flat[k]:
                 continue
-            found = self._match(image, patch, self.centres[k], flat)
+            found = self._match(image, patch, template.centres[k], flat)
             if found is not None:
-                positions[k] = found[0] + self.offsets[k]
+                positions[k] = found[0] + template.offsets[k]
                 scores[k] = found[1]
-        return positions, scores
+        return {"landmarks": positions, "confidence": scores}
 
     def _match(self, image: np.ndarray, patch: np.ndarray, centre: np.ndarray, flat: np.ndarray):
         """Sub-pixel (x, y) of the best match of ``patch`` and its NCC, or None when nothing can be searched."""
