@@ -5,6 +5,10 @@ An installed wheel carries them as package data (``ld_monai/bundles/<name>``, se
 (editable install) has them in ``<repo>/bundles/<name>``. ``ld-monai bundle list`` and ``ld-monai bundle export``
 use these functions.
 
+A bundle's ``configs/common.json`` holds the settings that its ``train.json`` and ``inference.json`` share (e.g.
+``ld_pretraining``'s network and data); :func:`export_bundle` writes each of the two with them, so that both run
+alone (in place they run on top of it: ``--config_file "['configs/common.json','configs/train.json']"``).
+
 Bundles of one family (``"ld_monai_family"`` in their ``metadata.json``, e.g. the three segmentation bundles) hold
 only what makes them differ: ``configs/task.json`` (modality, structures, image size, epochs, ...), their part of
 ``metadata.json`` and their model card. The family (``bundles/families/<family>/``) holds the configs written once.
@@ -37,7 +41,7 @@ __all__ = [
 #: what a bundle declares in ``metadata.json`` as ``ld_monai_kind``
 BUNDLE_KINDS = ("pretraining", "segmentation", "landmark_detection")
 
-#: the configs of a family that run alone (the others are merged on top of ``train.json``), as in the model zoo
+#: the configs that run alone (the others are merged on top of one of them), as in the model zoo
 RUNS_ALONE = ("train.json", "inference.json")
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -125,15 +129,16 @@ def bundle_configs(name: str) -> dict[str, dict]:
     """
     source = bundle_path(name)
     family = _family_dir(source)
-    if family is None:
-        return {p.name: _read(p) for p in sorted((source / "configs").glob("*.json"))}
-    task = _read(source / "configs" / "task.json")
-    common = _read(family / "configs" / "common.json")
+    folder = (family or source) / "configs"
+    common = _read(folder / "common.json") if (folder / "common.json").is_file() else {}
     configs = {}
-    for path in sorted((family / "configs").glob("*.json")):
-        if path.name in ("common.json", "metadata.json"):
+    for path in sorted(folder.glob("*.json")):
+        if path.name in ("common.json", "metadata.json", "task.json"):
             continue
         configs[path.name] = {**common, **_read(path)} if path.name in RUNS_ALONE else _read(path)
+    if family is None:
+        return {**configs, "metadata.json": _read(source / "configs" / "metadata.json")}
+    task = _read(source / "configs" / "task.json")
     task_keys: dict[str, dict] = {name: {} for name in configs}
     for key, value in task.items():
         users = [n for n in RUNS_ALONE if _uses(configs[n], key)]
@@ -159,16 +164,14 @@ def export_bundle(name: str, destination: str | os.PathLike) -> Path:
     target = Path(destination) / name
     if target.exists():
         raise FileExistsError(f"{target} exists: export into another folder or remove it first.")
-    family = _family_dir(source)
-    if family is None:
-        shutil.copytree(source, target)
-        return target
     configs = bundle_configs(name)
 
     def composed(folder: str, names: list[str]) -> list[str]:  # the configs are written below
         return [n for n in names if n.endswith(".json")] if Path(folder).name == "configs" else []
 
-    shutil.copytree(family, target, ignore=composed)
+    family = _family_dir(source)
+    if family is not None:
+        shutil.copytree(family, target, ignore=composed)
     shutil.copytree(source, target, ignore=composed, dirs_exist_ok=True)
     for file_name, content in configs.items():
         (target / "configs" / file_name).write_text(json.dumps(content, indent=4, ensure_ascii=False) + "\n",

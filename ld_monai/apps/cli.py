@@ -61,7 +61,7 @@ def demo(args: argparse.Namespace) -> int:
     from monai.bundle import run
 
     bundle = bundle_path("ld_pretraining")
-    config_files = [str(bundle / "configs" / "train.json")]
+    config_files = [str(bundle / "configs" / name) for name in ("common.json", "train.json")]  # in place
     if args.xray:
         config_files.append(str(bundle / "configs" / "train_xray.json"))
     output_dir = Path(args.output_dir).resolve()

@@ -52,7 +52,9 @@ def test_exported_bundle_runs_alone_with_monai_bundle(tmp_path, capsys):
     assert main(["bundle", "export", "ld_pretraining", str(tmp_path / "zoo")]) == 0
     exported = tmp_path / "zoo" / "ld_pretraining"
     assert sorted(p.name for p in (exported / "configs").iterdir()) == sorted(
-        p.name for p in (REPO / "bundles" / "ld_pretraining" / "configs").iterdir())
+        p.name for p in (REPO / "bundles" / "ld_pretraining" / "configs").iterdir() if p.name != "common.json")
+    inference = json.loads((exported / "configs" / "inference.json").read_text())
+    assert inference["network_def"]["_target_"] == "ld_monai.networks.LocalDiscriminationNet"  # runs alone
     assert main(["bundle", "export", "ld_pretraining", str(tmp_path / "zoo")]) == 1  # never overwrites
     assert "exists" in capsys.readouterr().err
     overrides = [arg for key, value in TINY.items() for arg in (f"--{key}", json.dumps(value))]

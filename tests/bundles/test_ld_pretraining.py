@@ -14,6 +14,7 @@ from PIL import Image
 from monai.bundle import ConfigParser, ConfigWorkflow, run, verify_metadata
 from pydicom.uid import JPEG2000Lossless
 
+from ld_monai.apps.bundles import export_bundle
 from ld_monai.data import write_radiograph_dicom
 from ld_monai.networks import LocalDiscriminationNet, VGGBNTinyEncoder
 
@@ -37,12 +38,17 @@ TINY = {
 }
 
 
-def run_bundle(config_file, output_dir, **overrides):
+def in_place(*names: str) -> list[str]:
+    """The config files that run ``names`` in the source folder: common.json under them (the export merges it)."""
+    return [str(CONFIGS / name) for name in ("common.json", *names)]
+
+
+def run_bundle(config_file, output_dir, bundle=BUNDLE, **overrides):
     run(
         config_file=config_file,
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        bundle_root=str(BUNDLE),
+        meta_file=str(bundle / "configs" / "metadata.json"),
+        logging_file=str(bundle / "configs" / "logging.conf"),
+        bundle_root=str(bundle),
         output_dir=str(output_dir),
         **{**TINY, **overrides},
     )
@@ -58,12 +64,12 @@ def test_metadata_valid_against_2024_schema(data_dir, tmp_path):
 
 
 def test_train_config_has_monai_properties():
-    workflow = ConfigWorkflow(config_file=str(CONFIGS / "train.json"), workflow_type="train")
+    workflow = ConfigWorkflow(config_file=in_place("train.json"), workflow_type="train")
     for key in ("bundle_root", "device", "dataset_dir", "train#trainer", "train#dataset", "train#inferer"):
         assert workflow.parser.get(key, "missing") != "missing", key
     assert workflow.parser.get("amp") == "$torch.cuda.is_available()"
     multi = ConfigParser()
-    multi.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "multi_gpu_train.json")])
+    multi.read_config(in_place("train.json", "multi_gpu_train.json"))
     assert multi.get("train#dataloader#sampler#_target_") == "DistributedSampler"
     attach = multi.get("train#attach_handlers")
     assert "@train#main_process_handlers if dist.get_rank() == 0" in attach and "[:" not in attach  # by name
@@ -80,7 +86,7 @@ def test_model_pt_keeps_the_lowest_validation_loss(tmp_path):
     from ignite.engine import Engine, Events
 
     parser = ConfigParser()
-    parser.read_config(str(CONFIGS / "train.json"))
+    parser.read_config(in_place("train.json"))
     spec = next(h for h in parser.get("validate#handlers") if h.get("key_metric_filename") == "model.pt")
     net = torch.nn.Linear(1, 1)
     saver_spec = {**spec, "save_dir": str(tmp_path), "save_dict": {"model": net}}
@@ -106,7 +112,7 @@ def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
     for path in sorted(images.glob("*.tif"))[:3]:
         shutil.copy(path, subset / path.name)
     out = tmp_path / "run"
-    run_bundle(str(CONFIGS / "train.json"), out, dataset_dir=str(subset))
+    run_bundle(in_place("train.json"), out, dataset_dir=str(subset))
     ckpt = out / "checkpoints"
     state = torch.load(ckpt / "model.pt", weights_only=True)
     net = LocalDiscriminationNet(in_channels=3)
@@ -120,10 +126,9 @@ def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
     assert all(p.stat().st_size < 1 << 20 for p in pictures)
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     # inference on a folder: embeddings, cluster maps and pictures per image
-    run_bundle(
-        [str(CONFIGS / "train.json"), str(CONFIGS / "inference.json")], out, dataset_dir=str(subset),
-        ckpt_path=str(ckpt / "model.pt"),
-    )
+    exported = export_bundle("ld_pretraining", tmp_path / "zoo")  # its inference.json runs alone
+    run_bundle(str(exported / "configs" / "inference.json"), out, bundle=exported, dataset_dir=str(subset),
+               ckpt_path=str(ckpt / "model.pt"))
     written = out / "inference"
     for path in sorted(subset.iterdir()):
         embedding = np.load(written / f"{path.stem}_embedding.npy")
@@ -133,7 +138,7 @@ def test_fundus_two_stages_on_drive_then_resume(data_dir, tmp_path):
         assert clusters.shape == (96, 96) and clusters.max() < 16
         assert (written / f"{path.stem}_overview.png").stat().st_size < 1 << 20
     # resume: one more LD epoch continues from the saved trainer state
-    run_bundle(str(CONFIGS / "train.json"), out, dataset_dir=str(subset), ld_epochs=2, resume=str(ckpt / "checkpoint_final.pt"))
+    run_bundle(in_place("train.json"), out, dataset_dir=str(subset), ld_epochs=2, resume=str(ckpt / "checkpoint_final.pt"))
     resumed = torch.load(ckpt / "checkpoint_final.pt", weights_only=True)
     assert resumed["trainer"]["iteration"] == 6 and resumed["trainer"]["max_epochs"] == 3
 
@@ -146,7 +151,7 @@ def test_settings_against_the_position_shortcut_run_on_drive(data_dir, tmp_path)
         shutil.copy(path, subset / path.name)
     out = tmp_path / "run"
     run_bundle(
-        str(CONFIGS / "train.json"), out, dataset_dir=str(subset), batch_size=2, padding_mode="reflect",
+        in_place("train.json"), out, dataset_dir=str(subset), batch_size=2, padding_mode="reflect",
         distinct_images=True, mirror=True, independent_crops=True, crop_scale=[0.5, 0.8], region_weight=1.0,
         repeated_image_negatives=False, border_margin=0.25,
     )
@@ -167,7 +172,7 @@ def test_chest_xray_variant(data_dir, tmp_path):
                            window=(2048, 4096), transfer_syntax=JPEG2000Lossless)
     nib.save(nib.Nifti1Image(np.asarray(Image.open(images[2]).convert("L")), np.eye(4)), subset / "c.nii.gz")
     out = tmp_path / "run"
-    run_bundle([str(CONFIGS / "train.json"), str(CONFIGS / "train_xray.json")], out, dataset_dir=str(subset))
+    run_bundle(in_place("train.json", "train_xray.json"), out, dataset_dir=str(subset))
     state = torch.load(out / "checkpoints" / "model.pt", weights_only=True)
     assert state["encoder.stages.0.0.conv.weight"].shape[1] == 1  # one input channel
 
@@ -177,7 +182,7 @@ def test_chest_xray_variant_refuses_other_modalities(data_dir, tmp_path):
     subset.mkdir()
     shutil.copy(data_dir / "dicom_nifti" / "dicom_pydicom_wheel" / "CT_small.dcm", subset / "CT_small.dcm")
     with pytest.raises(Exception) as info:
-        run_bundle([str(CONFIGS / "train.json"), str(CONFIGS / "train_xray.json")], tmp_path / "run",
+        run_bundle(in_place("train.json", "train_xray.json"), tmp_path / "run",
                    dataset_dir=str(subset))
     assert "CT_small.dcm" in str(root_cause(info.value)) and "Modality CT" in str(root_cause(info.value))
     assert not (tmp_path / "run" / "checkpoints").exists()
@@ -202,7 +207,7 @@ def test_bad_input_names_the_problem_and_writes_nothing(tmp_path, problem):
         Image.new("L", (128, 128)).save(folder / "gray.png")
     out = tmp_path / "run"
     with pytest.raises(Exception) as caught:
-        run_bundle(str(CONFIGS / "train.json"), out, dataset_dir=str(folder))
+        run_bundle(in_place("train.json"), out, dataset_dir=str(folder))
     message = str(root_cause(caught.value))
     expected = {"missing": "images", "empty": "images", "not_an_image": "scan.png", "too_small": "tiny.png",
                 "grayscale": "gray.png"}[problem]
