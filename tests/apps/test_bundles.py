@@ -69,8 +69,9 @@ def test_exported_bundle_runs_alone_with_monai_bundle(tmp_path, capsys):
 
 
 def test_wheel_carries_the_bundles_and_runs_the_demo(tmp_path):
-    """``pip install .`` as a user does it: a wheel (built from a copy of the sources), unpacked on its own, runs
-    ``ld-monai demo`` with the bundle it carries."""
+    """``pip install .`` as a user does it: a wheel built from a copy of the sources and installed by pip into a
+    folder of its own runs ``ld-monai demo`` and ``ld-monai bundle export`` (console script) with the bundles it
+    carries."""
     source = tmp_path / "source"
     source.mkdir()
     for name in ("setup.py", "setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
@@ -87,15 +88,19 @@ def test_wheel_carries_the_bundles_and_runs_the_demo(tmp_path):
     for path in (REPO / "bundles" / "families").rglob("*"):
         if path.is_file():
             assert f"ld_monai/bundles/{path.relative_to(REPO / 'bundles')}" in names
+    # pip installs the wheel (its dependencies are this environment's) with the ld-monai console script
     site = tmp_path / "site"
-    zipfile.ZipFile(wheel).extractall(site)
-    overrides = [arg for key, value in TINY.items() for arg in ("-o", f"{key}={json.dumps(value)}")]
-    demo = ["demo", "--output_dir", str(tmp_path / "demo"), *overrides]
-    script = ("import sys, ld_monai; from ld_monai.apps.cli import main; "
-              f"assert ld_monai.__file__.startswith({str(site)!r}), ld_monai.__file__; sys.exit(main({demo!r}))")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(site)}
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, capture_output=True)
+    where = subprocess.run([sys.executable, "-c", "import ld_monai; print(ld_monai.__file__)"], env=env, cwd=tmp_path,
+                           check=True, capture_output=True, text=True).stdout
+    assert where.startswith(str(site)), where  # the installed copy, not the checkout
+    overrides = [arg for key, value in TINY.items() for arg in ("-o", f"{key}={json.dumps(value)}")]
+    ld_monai = [str(site / "bin" / "ld-monai")]
+    subprocess.run(ld_monai + ["demo", "--output_dir", str(tmp_path / "demo"), *overrides], check=True, cwd=tmp_path,
+                   env=env, capture_output=True)
     assert (tmp_path / "demo" / "checkpoints" / "encoder.pt").is_file()
-    export = f"from ld_monai.apps.cli import main; main(['bundle', 'export', 'lung_segmentation', {str(tmp_path)!r}])"
-    subprocess.run([sys.executable, "-c", export], check=True, cwd=tmp_path, env=env, capture_output=True)
+    subprocess.run(ld_monai + ["bundle", "export", "lung_segmentation", str(tmp_path)], check=True, cwd=tmp_path,
+                   env=env, capture_output=True)
     assert json.loads((tmp_path / "lung_segmentation" / "configs" / "inference.json").read_text())["modality"] == "xray"
