@@ -14,7 +14,8 @@ Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``Foo
   predicted structures of a DICOM input as DICOM SEG.
 
 and the transform chains of the segmentation bundles (``segmentation_preprocessing``, ``..._augmentation``,
-``..._postprocessing``, ``..._inference_outputs``).
+``..._postprocessing``, ``..._inference_outputs``, ``structure_cleanup``: largest components, filled holes and
+nested structures, with :class:`FillStructureHolesd` and :class:`NestStructuresd`).
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ from ld_monai.transforms.segmentation_presets import (
     segmentation_inference_outputs,
     segmentation_postprocessing,
     segmentation_preprocessing,
+    structure_cleanup,
     structures_to_label_map,
 )
+from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
 from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.transforms.views import (
     LocalDiscriminationViewsD,
@@ -115,6 +118,9 @@ __all__ = [
     "LoadRadiographDict",
     "SaveMaskd",
     "SaveDicomSegd",
+    "FillStructureHolesd",
+    "NestStructuresd",
+    "structure_cleanup",
     "nifti_affine",
     "MODALITIES",
     "segmentation_augmentation",

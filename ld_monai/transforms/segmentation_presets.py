@@ -16,10 +16,11 @@ vessel tasks, the field-of-view ``mask``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import torch
+from monai.config import KeysCollection
 from monai.transforms import (
     Activationsd,
     AsDiscreted,
@@ -29,6 +30,7 @@ from monai.transforms import (
     DeleteItemsd,
     EnsureTyped,
     Invertd,
+    KeepLargestConnectedComponentd,
     Lambdad,
     LoadImaged,
     MaskIntensityd,
@@ -46,12 +48,14 @@ from ld_monai.transforms.labels import CheckSegmentationLabeld
 from ld_monai.transforms.mask_writer import SaveMaskd
 from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.transforms.radiograph_loading import LoadRadiographd
+from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
 
 __all__ = [
     "MODALITIES",
     "segmentation_preprocessing",
     "segmentation_augmentation",
     "segmentation_postprocessing",
+    "structure_cleanup",
     "segmentation_inference_outputs",
     "structures_to_label_map",
 ]
@@ -142,8 +146,43 @@ def segmentation_augmentation(modality: str, mask_key: str | None = None) -> lis
     return [RandRotated(keys, range_x=math.pi / 6, prob=1.0, mode=modes, padding_mode="zeros")]
 
 
-def segmentation_postprocessing(mask_key: str | None = None, threshold: float = 0.5) -> Compose:
-    """Logits ``pred`` -> sigmoid probabilities ``prob`` and binary ``pred`` (``prob > threshold``, the paper's).
+def structure_cleanup(
+    structures: Sequence[str],
+    keep_components: Mapping[str, int] | None = None,
+    fill_holes: Sequence[str] = (),
+    inside: Mapping[str, str] | None = None,
+    keys: KeysCollection = "pred",
+) -> list:
+    """Anatomical clean-up of binary structure channels (K, H, W), named by ``structures``, in this order:
+
+    * ``keep_components``: ``{structure: n}`` keeps its ``n`` largest connected components (MONAI
+      ``KeepLargestConnectedComponentd``; e.g. two lungs, one disc);
+    * ``fill_holes``: structures whose enclosed holes are filled (:class:`FillStructureHolesd`);
+    * ``inside``: ``{inner: outer}`` keeps ``inner`` only inside ``outer`` (:class:`NestStructuresd`; the cup in the
+      disc).
+
+    Nothing given: an empty list (vessels are left as they are).
+    """
+    structures = list(structures)
+    named = list(keep_components or {}) + list(fill_holes) + [s for pair in (inside or {}).items() for s in pair]
+    unknown = sorted(set(named) - set(structures))
+    if unknown:
+        raise ValueError(f"clean-up of {unknown}, which are not among the structures {structures}.")
+    chain: list = [
+        KeepLargestConnectedComponentd(keys, applied_labels=[structures.index(name)], is_onehot=True,
+                                       num_components=int(n))
+        for name, n in (keep_components or {}).items()
+    ]
+    if fill_holes:
+        chain.append(FillStructureHolesd(keys, [structures.index(name) for name in fill_holes]))
+    chain += [NestStructuresd(keys, structures.index(inner), structures.index(outer))
+              for inner, outer in (inside or {}).items()]
+    return chain
+
+
+def segmentation_postprocessing(mask_key: str | None = None, threshold: float = 0.5, cleanup: Sequence = ()) -> Compose:
+    """Logits ``pred`` -> sigmoid probabilities ``prob`` and binary ``pred`` (``prob > threshold``, the paper's),
+    then the ``cleanup`` transforms on ``pred`` (:func:`structure_cleanup`).
 
     With ``mask_key`` the binary prediction and the label (when present) are zeroed outside the field of view,
     so Dice is computed inside it (the vessel protocol); ``prob`` stays unmasked (AUC selects the pixels itself).
@@ -152,6 +191,7 @@ def segmentation_postprocessing(mask_key: str | None = None, threshold: float = 
         Activationsd("pred", sigmoid=True),
         CopyItemsd("pred", names="prob"),
         AsDiscreted("pred", threshold=threshold),
+        *cleanup,
     ]
     if mask_key:
         chain.append(MaskIntensityd(["pred", "label"], mask_key=mask_key, allow_missing_keys=True))
@@ -172,6 +212,7 @@ def segmentation_inference_outputs(
     algorithm_name: str = "ld_monai",
     algorithm_version: str = "0",
     threshold: float = 0.5,
+    cleanup: Sequence = (),
 ) -> Compose:
     """Probabilities -> binary ``structures`` (K, H, W) and label map ``mask`` (1, H, W) in the input's geometry;
     ``mask`` is written as ``<name>_mask.nii.gz`` / ``.png`` and, for a DICOM input, ``structures`` as
@@ -179,7 +220,8 @@ def segmentation_inference_outputs(
 
     The field-of-view crop and resize of ``preprocessing`` are inverted on the probabilities (MONAI ``Invertd``,
     interpolating), which are then thresholded: inverting the binary mask with nearest-neighbour sampling instead
-    would shift thin structures such as vessels by up to a pixel. The label map is
+    would shift thin structures such as vessels by up to a pixel. The ``cleanup`` transforms (:func:`structure_cleanup`
+    on ``structures``) act at the input's resolution. The label map is
     :func:`structures_to_label_map` (see :class:`SaveMaskd`). ``pred`` stays at the network's resolution (for
     overlay pictures).
     """
@@ -188,6 +230,7 @@ def segmentation_inference_outputs(
             CopyItemsd("prob", names="structures"),
             Invertd("structures", transform=preprocessing, orig_keys="image"),
             Lambdad("structures", lambda prob: (prob > threshold).to(torch.uint8)),
+            *cleanup,
             CopyItemsd("structures", names="mask"),
             Lambdad("mask", structures_to_label_map),
             SaveMaskd("mask", output_dir, len(structures)),

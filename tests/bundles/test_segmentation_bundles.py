@@ -142,7 +142,8 @@ def test_configs_are_composed_from_the_family():
     assert "frozen_epochs" not in vessel["inference.json"] and vessel["inference.json"]["image_size"] == 512
     assert "structures" not in vessel["evaluate.json"]  # train.json, under it, carries them
     for config in ("train.json", "inference.json", "multi_gpu_train.json"):
-        task_keys = {"modality", "structures", "mask_key", "image_size", "frozen_epochs", "fine_epochs", "compute_auc"}
+        task_keys = {"modality", "structures", "mask_key", "image_size", "frozen_epochs", "fine_epochs", "compute_auc",
+                     "keep_components", "fill_holes", "inside"}
         assert {k: v for k, v in vessel[config].items() if k not in task_keys} == \
             {k: v for k, v in lung[config].items() if k not in task_keys}
     meta = lung["metadata.json"]
