@@ -9,8 +9,8 @@ DX RLE Lossless and DX JPEG 2000 Lossless; and the same images as 8-bit PNGs of 
 page cache, for ``--repeats`` rounds (median reported), side by side in one process:
 
 * read: ``LoadRadiograph()(path)`` -> (1, size, size) float32 in [0, 1];
-* read + preprocessing: ``segmentation_preprocessing("xray", image_size=256)`` (``LoadRadiographd``, area resize to
-  256, normalisation to [-1, 1]), the lung bundle's chain;
+* read + preprocessing: ``segmentation_preprocessing("xray", image_size=256)`` (``LoadRadiographd``, resize to 256
+  (anti-aliased bilinear since issue 17; area before), normalisation to [-1, 1]), the lung bundle's chain;
 * a MONAI ``DataLoader`` over the same chain (``--batch_size``), ``num_workers=0`` vs ``--workers``, whole epochs
   (worker start-up included).
 

@@ -282,7 +282,9 @@ def measure(
             if max_images:
                 train, test = train[:max_images], test[:max_images]
             size = image_size if modality == "fundus" else xray_image_size
-            transform = Compose(segmentation_preprocessing(modality, structures, mask_key, size, empty_labels="allow"))
+            # area resize, as LD pretraining sees its images (and as the recorded figures were measured)
+            transform = Compose(segmentation_preprocessing(modality, structures, mask_key, size, empty_labels="allow",
+                                                           image_resize="area"))
             nets, to_input = fundus_nets, (lambda image: image)
             if modality == "xray":
                 if xray_checkpoint is not None:

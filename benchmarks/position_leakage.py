@@ -71,7 +71,8 @@ def find_images(image_dir: str | os.PathLike, num_images: int) -> list[Path]:
 
 def view_preprocessing(image_size: int) -> Compose:
     """LD pretraining preprocessing (its bundle's chain): file -> (3, image_size, image_size) in [0, 1]."""
-    return Compose(segmentation_preprocessing("fundus", image_size=image_size, normalize=False, track_meta=False))
+    return Compose(segmentation_preprocessing("fundus", image_size=image_size, image_resize="area", normalize=False,
+                                           track_meta=False))
 
 
 def load_views(

@@ -57,6 +57,7 @@ from ld_monai.transforms.radiograph_loading import (
 )
 from ld_monai.transforms.segmentation_presets import (
     MODALITIES,
+    native_resolution_outputs,
     segmentation_augmentation,
     segmentation_inference_outputs,
     segmentation_postprocessing,
@@ -121,6 +122,7 @@ __all__ = [
     "FillStructureHolesd",
     "NestStructuresd",
     "structure_cleanup",
+    "native_resolution_outputs",
     "nifti_affine",
     "MODALITIES",
     "segmentation_augmentation",

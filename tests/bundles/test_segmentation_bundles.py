@@ -71,6 +71,9 @@ def test_train_evaluate_infer_on_real_images(bundle, exported, data_dir, tmp_pat
     assert all(0 <= summary["dice"][s]["mean"] <= 1 for s in structures)
     assert ("auc" in summary) == (bundle == "retinal_vessel_segmentation")
     assert len(list((run_dir / "eval_test" / "overlays").glob("*_overlay.png"))) == n_test
+    native = json.loads((run_dir / "eval_test" / "native" / "metrics_summary.json").read_text())
+    assert native["num_images_scored"] == n_test and set(native["dice"]) == set(structures)  # the image's own size
+    assert ("auc" in native) == (bundle == "retinal_vessel_segmentation")
 
     inputs = tmp_path / "inputs"
     inputs.mkdir()
