@@ -35,8 +35,13 @@ from monai.transforms import (
     LoadImaged,
     MaskIntensityd,
     NormalizeIntensityd,
+    RandAdjustContrastd,
     RandFlipd,
+    RandGaussianNoised,
     RandRotated,
+    RandScaleIntensityd,
+    RandShiftIntensityd,
+    RandZoomd,
     Resized,
     ScaleIntensityRanged,
 )
@@ -149,18 +154,37 @@ def segmentation_preprocessing(
     return chain
 
 
-def segmentation_augmentation(modality: str, mask_key: str | None = None) -> list:
-    """Random flips (fundus) and rotations applied identically to ``image``, ``label`` (and the mask)."""
+def segmentation_augmentation(modality: str, mask_key: str | None = None, intensity: bool = False,
+                               scale: float = 0.0) -> list:
+    """Random flips (fundus) and rotations applied identically to ``image``, ``label`` (and the mask).
+
+    ``intensity`` adds, to the (normalised) image only, what changes between radiographs of other devices and
+    exposures: a random gamma (MONAI ``RandAdjustContrastd``, 0.7-1.5), an intensity scale and shift (10 %) and mild
+    Gaussian noise, each with probability 0.5. ``scale`` > 0 zooms everything by a random factor in ``1 ± scale``
+    (MONAI ``RandZoomd``; patient size and distance to the detector).
+    """
     _check_modality(modality)
     keys = ["image", "label"] + ([mask_key] if mask_key else [])
     modes = ["bilinear"] + ["nearest"] * (len(keys) - 1)
     if modality == "fundus":
-        return [
+        chain = [
             RandFlipd(keys, prob=0.5, spatial_axis=0),
             RandFlipd(keys, prob=0.5, spatial_axis=1),
             RandRotated(keys, range_x=math.pi, prob=1.0, mode=modes, padding_mode="zeros"),
         ]
-    return [RandRotated(keys, range_x=math.pi / 6, prob=1.0, mode=modes, padding_mode="zeros")]
+    else:
+        chain = [RandRotated(keys, range_x=math.pi / 6, prob=1.0, mode=modes, padding_mode="zeros")]
+    if scale > 0:
+        chain.append(RandZoomd(keys, prob=1.0, min_zoom=1 - scale, max_zoom=1 + scale, mode=modes,
+                               padding_mode="constant", keep_size=True))
+    if intensity:
+        chain += [
+            RandAdjustContrastd("image", prob=0.5, gamma=(0.7, 1.5)),
+            RandScaleIntensityd("image", factors=0.1, prob=0.5),
+            RandShiftIntensityd("image", offsets=0.1, prob=0.5),
+            RandGaussianNoised("image", prob=0.5, std=0.02),
+        ]
+    return chain
 
 
 def structure_cleanup(

@@ -59,6 +59,26 @@ def test_augmentation_moves_image_label_and_mask_together(drive_item):
     assert outside[1] <= outside[0] + 2 and out["label"].sum() > 0.9 * before["label"].sum()  # moved together
 
 
+def test_radiograph_zoom_moves_image_and_label_together_and_intensity_leaves_the_label():
+    """A bright square and its label: after the random zoom the label still covers the bright pixels; the
+    intensity changes touch the image only."""
+    image = -torch.ones(1, 64, 64)
+    image[0, 20:44, 16:40] = 1.0
+    item = {"image": MetaTensor(image.clone()), "label": MetaTensor((image > 0).float())}
+    zoomed = Compose(segmentation_augmentation("xray", scale=0.2)).set_random_state(3)(dict(item))
+    bright = zoomed["image"] > 0
+    agreement = (bright == (zoomed["label"] > 0)).float().mean()
+    assert agreement > 0.97 and zoomed["label"].sum() != item["label"].sum()  # zoomed, and together
+    changed = 0
+    for seed in range(8):  # each intensity change has probability 0.5: over 8 draws some happen
+        out = Compose(segmentation_augmentation("xray", intensity=True)).set_random_state(seed)(dict(item))
+        changed += not torch.allclose(out["image"].as_tensor(), image, atol=1e-3)
+        assert set(out["label"].unique().tolist()) <= {0.0, 1.0}
+        inside = out["image"][out["label"] > 0].mean() > out["image"][out["label"] == 0].mean()
+        assert inside  # still the bright square under the label (rotation moves both)
+    assert changed >= 4
+
+
 def test_postprocessing_thresholds_and_masks():
     logits = torch.tensor([[[2.0, -2.0], [0.1, 3.0]]])
     item = {"pred": logits, "label": torch.ones(1, 2, 2), "mask": torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])}

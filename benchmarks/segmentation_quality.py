@@ -1,0 +1,149 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Test Dice of the segmentation bundles' default recipes, as a user runs them: the figures of issue 17.
+
+For each bundle: the dataset prepared from the raw folder (``ld-monai prepare``), the bundle exported
+(``ld-monai bundle export``), ``train.json`` run with its defaults (random init; ``--set`` changes a setting) and
+``evaluate.json`` on the test split, each in its own process. Read back: per-image Dice at the network's resolution
+(``eval_test/``) and at each image's own resolution (``eval_test/native/``, the published protocol), AUC for
+vessels, the training time, the best validation Dice (what settings are chosen by: never the test split). Also
+the Dice without the bundle's anatomical clean-up (``keep_components``,
+``fill_holes``, ``inside`` off), from the same checkpoint.
+
+Writes ``<output_dir>/<bundle>/`` (datalist, bundle, run) and, with ``--json``, the results of record:
+``{"drive_vessel": {"dice", "dice_native", "auc"}, "drishti_disc", "drishti_cup", "cxr_lung", "train_minutes",
+...}`` (Dice at native resolution unless the key says otherwise), the per-image values and the command.
+
+Example (the lung bundle alone, about 6 minutes on 2 cores)::
+
+    python benchmarks/segmentation_quality.py --bundles lung_segmentation --data_dir ../shared/data \\
+        --json docs/results/segmentation_lung.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ld_monai.apps.bundles import export_bundle
+from ld_monai.apps.prepare import prepare_dataset
+from ld_monai.utils import atomic_write_json
+
+#: bundle -> (dataset preparer, raw folder below the data folder, key of record per structure)
+TASKS = {
+    "retinal_vessel_segmentation": ("drive", "fundus/DRIVE", {"vessel": "drive_vessel"}),
+    "optic_disc_segmentation": ("drishti_gs1", "fundus/Drishti-GS1", {"disc": "drishti_disc", "cup": "drishti_cup"}),
+    "lung_segmentation": ("cxr_lungs", "xray/cxr_lungs", {"lung": "cxr_lung"}),
+}
+NO_CLEANUP = {"keep_components": {}, "fill_holes": [], "inside": {}}
+
+
+def run_bundle(bundle: Path, configs: list[str], settings: dict, log: Path) -> None:
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", json.dumps(configs),
+               "--meta_file", "configs/metadata.json", "--logging_file", "configs/logging.conf"]
+    for key, value in settings.items():
+        command += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    with open(log, "a") as out:
+        if subprocess.run(command, cwd=bundle, stdout=out, stderr=subprocess.STDOUT).returncode:
+            raise RuntimeError(f"run failed ({shlex.join(command)}); see {log}")
+
+
+def per_image(eval_dir: Path) -> dict[str, dict[str, float]]:
+    """``{column: {image: value}}`` of ``metrics_per_image.csv`` (dice_<structure>, auc_<structure>)."""
+    with open(eval_dir / "metrics_per_image.csv") as f:
+        rows = list(csv.DictReader(f))
+    return {column: {row["name"]: float(row[column]) for row in rows} for column in rows[0] if column != "name"}
+
+
+def parse_settings(pairs: list[str]) -> dict[str, dict]:
+    """``bundle:key=value`` (value JSON or text) -> ``{bundle: {key: value}}``."""
+    settings: dict[str, dict] = {}
+    for pair in pairs:
+        bundle, _, assignment = pair.partition(":")
+        key, _, value = assignment.partition("=")
+        if bundle not in TASKS or not key:
+            raise SystemExit(f"--set {pair!r}: expected BUNDLE:KEY=VALUE with BUNDLE one of {sorted(TASKS)}.")
+        try:
+            settings.setdefault(bundle, {})[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings.setdefault(bundle, {})[key] = value
+    return settings
+
+
+def evaluate_bundle(name: str, data_dir: Path, out: Path, settings: dict) -> dict:
+    dataset, raw, _ = TASKS[name]
+    out.mkdir(parents=True, exist_ok=True)
+    datalist = prepare_dataset(dataset, data_dir / raw, out / "data")
+    bundle = out / name
+    if not bundle.is_dir():
+        export_bundle(name, out)
+    run_dir, log = out / "run", out / "log.txt"
+    common = {"datalist_file": str(datalist), "output_dir": str(run_dir), **settings}
+    start = time.time()
+    run_bundle(bundle, ["configs/train.json"], common, log)
+    minutes = (time.time() - start) / 60
+    run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], common, log)
+    no_cleanup = {**common, **NO_CLEANUP, "eval_dir": str(run_dir / "eval_test_no_cleanup")}
+    run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], no_cleanup, log)
+    validation = [float(line.rsplit("val_mean_dice:", 1)[1].split()[0])
+                  for line in log.read_text().splitlines() if "val_mean_dice:" in line]
+    return {
+        "train_minutes": round(minutes, 1),
+        "best_validation_dice": max(validation),
+        "settings": settings,
+        "network": per_image(run_dir / "eval_test"),
+        "native": per_image(run_dir / "eval_test" / "native"),
+        "native_no_cleanup": per_image(run_dir / "eval_test_no_cleanup" / "native"),
+    }
+
+
+def mean(values: dict[str, float]) -> float:
+    return round(float(np.mean(list(values.values()))), 4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundles", nargs="+", default=sorted(TASKS), choices=sorted(TASKS))
+    parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", "../shared/data"))
+    parser.add_argument("--output_dir", default="runs/segmentation_quality")
+    parser.add_argument("--set", action="append", default=[], metavar="BUNDLE:KEY=VALUE",
+                        help="a bundle setting other than the default, e.g. lung_segmentation:fine_epochs=80")
+    parser.add_argument("--json", help="results of record, e.g. docs/results/segmentation.json")
+    args = parser.parse_args()
+    settings = parse_settings(args.set)
+    record: dict = {"command": shlex.join(["python", *sys.argv]), "train_minutes": {}, "per_image": {}}
+    lines = ["| bundle | structure | Dice, own resolution (no clean-up) | Dice, network resolution | worst image | "
+             "training | best validation Dice |", "|---|---|---|---|---|---|---|"]
+    for name in args.bundles:
+        result = evaluate_bundle(name, Path(args.data_dir).resolve(), Path(args.output_dir) / name,
+                                 settings.get(name, {}))
+        record["train_minutes"][name] = result["train_minutes"]
+        record["per_image"][name] = result
+        for structure, key in TASKS[name][2].items():
+            native, network = result["native"][f"dice_{structure}"], result["network"][f"dice_{structure}"]
+            raw = result["native_no_cleanup"][f"dice_{structure}"]
+            if name == "retinal_vessel_segmentation":
+                record[key] = {"dice": mean(network), "dice_native": mean(native),
+                               "auc": mean(result["native"][f"auc_{structure}"])}
+            else:
+                record[key] = mean(native)
+            worst = min(native, key=native.get)
+            lines.append(f"| {name} | {structure} | {mean(native):.4f} ± {np.std(list(native.values())):.4f} "
+                         f"({mean(raw):.4f}) | {mean(network):.4f} | {worst} {native[worst]:.3f} | "
+                         f"{result['train_minutes']} min | {result['best_validation_dice']:.4f} |")
+        print("\n".join(lines), flush=True)
+    if args.json:
+        atomic_write_json(args.json, record)
+        print(f"results of record: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
