@@ -1,3 +1,4 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """``ld-monai predict``: run a trained segmentation bundle, or the one-shot landmark bundle, on clinical files.
 
 Segmentation: the bundle's own ``inference.json`` (MONAI ``ConfigWorkflow``, type ``infer``), its dataset fed one
