@@ -80,6 +80,7 @@ def parse_settings(pairs: list[str]) -> dict[str, dict]:
 
 def evaluate_bundle(name: str, data_dir: Path, out: Path, settings: dict) -> dict:
     dataset, raw, _ = TASKS[name]
+    out = out.resolve()  # the bundle runs in its own folder
     out.mkdir(parents=True, exist_ok=True)
     datalist = prepare_dataset(dataset, data_dir / raw, out / "data")
     bundle = out / name
