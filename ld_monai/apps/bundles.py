@@ -11,7 +11,7 @@ alone (in place they run on top of it: ``--config_file "['configs/common.json','
 
 Bundles of one family (``"ld_monai_family"`` in their ``metadata.json``, e.g. the three segmentation bundles) hold
 only what makes them differ: ``configs/task.json`` (modality, structures, image size, epochs, ...), their part of
-``metadata.json`` and their model card. The family (``bundles/families/<family>/``) holds the configs written once.
+``metadata.json`` and their model card. The family (``bundle_families/<family>/``, beside ``bundles/``) holds the configs written once.
 :func:`export_bundle` composes the two into what the MONAI model zoo expects of a bundle:
 
 * ``train.json`` and ``inference.json`` run alone: the family's ``common.json``, then the family's file, then the
@@ -81,11 +81,12 @@ def _read(path: Path) -> dict:
 
 
 def _family_dir(source: Path) -> Path | None:
-    """The family folder of the source of a family member (``bundles/families/<family>``), else None."""
+    """The family folder of the source of a family member (``bundle_families/<family>`` beside the bundles), else
+    None."""
     family = _read(source / "configs" / "metadata.json").get("ld_monai_family")
     if family is None:
         return None
-    path = source.parent / "families" / family
+    path = source.parent.parent / "bundle_families" / family
     if not (path / "configs" / "common.json").is_file():
         raise FileNotFoundError(f"{source.name} belongs to family {family!r}, but {path}/configs/common.json is "
                                 "missing.")

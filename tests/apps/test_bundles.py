@@ -25,7 +25,7 @@ TINY = {"image_size": 96, "crop_size": 64, "min_image_size": 64, "grid": [4, 4],
 
 def test_list_names_every_bundle_with_its_version(capsys):
     expected = {p.name: json.loads((p / "configs" / "metadata.json").read_text())["version"]
-                for p in (REPO / "bundles").iterdir() if p.name != "families"}
+                for p in (REPO / "bundles").iterdir()}
     assert list_bundles() == dict(sorted(expected.items()))
     assert main(["bundle", "list"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{name} {version}" for name, version in sorted(expected.items())]
@@ -76,7 +76,7 @@ def test_wheel_carries_the_bundles_and_runs_the_demo(tmp_path):
     source.mkdir()
     for name in ("setup.py", "setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, source / name)
-    for folder in ("ld_monai", "bundles"):
+    for folder in ("ld_monai", "bundles", "bundle_families"):
         shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
                     str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
@@ -85,9 +85,9 @@ def test_wheel_carries_the_bundles_and_runs_the_demo(tmp_path):
     for bundle in list_bundles():
         assert f"ld_monai/bundles/{bundle}/configs/metadata.json" in names
         assert f"ld_monai/bundles/{bundle}/docs/README.md" in names
-    for path in (REPO / "bundles" / "families").rglob("*"):
+    for path in (REPO / "bundle_families").rglob("*"):
         if path.is_file():
-            assert f"ld_monai/bundles/{path.relative_to(REPO / 'bundles')}" in names
+            assert f"ld_monai/bundle_families/{path.relative_to(REPO / 'bundle_families')}" in names
     # pip installs the wheel (its dependencies are this environment's) with the ld-monai console script
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],

@@ -158,7 +158,7 @@ def test_configs_are_composed_from_the_family():
 
 def test_a_task_key_nothing_uses_is_refused(tmp_path, monkeypatch):
     root = tmp_path / "bundles"
-    shutil.copytree(REPO / "bundles" / "families", root / "families")
+    shutil.copytree(REPO / "bundle_families", tmp_path / "bundle_families")
     shutil.copytree(REPO / "bundles" / "lung_segmentation", root / "lung_segmentation")
     task = json.loads((root / "lung_segmentation" / "configs" / "task.json").read_text())
     (root / "lung_segmentation" / "configs" / "task.json").write_text(json.dumps({**task, "imag_size": 128}))
@@ -169,7 +169,7 @@ def test_a_task_key_nothing_uses_is_refused(tmp_path, monkeypatch):
 
 def test_hand_maintained_configs_are_at_most_half_of_the_copies():
     """The issue's figure: the three bundles' configs were 1,147 lines as copies (issue 16)."""
-    files = list((REPO / "bundles" / "families" / "segmentation" / "configs").glob("*.json"))
+    files = list((REPO / "bundle_families" / "segmentation" / "configs").glob("*.json"))
     files += [p for bundle in BUNDLES for p in (REPO / "bundles" / bundle / "configs").glob("*.json")]
     assert sum(len(p.read_text().splitlines()) for p in files) <= 1147 // 2
 
