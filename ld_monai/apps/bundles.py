@@ -33,6 +33,8 @@ import re
 import shutil
 from pathlib import Path
 
+from ld_monai.transforms.fundus_contrast import fundus_contrast_channels
+
 __all__ = [
     "bundles_root", "bundle_path", "list_bundles", "export_bundle", "bundle_configs", "bundle_kind", "BUNDLE_KINDS",
     "RUNS_ALONE",
@@ -111,12 +113,15 @@ def _merge_metadata(family: dict, bundle: dict) -> dict:
 
 
 def _network_data_format(metadata: dict, task: dict) -> dict:
-    """The family's ``network_data_format`` completed from the task: input channels and value range by modality,
-    one output channel per structure, both at ``image_size``."""
+    """The family's ``network_data_format`` completed from the task: input channels and value range by modality
+    (the green channel alone under a green ``fundus_contrast``), one output channel per structure, both at
+    ``image_size``."""
     shape = [task["image_size"], task["image_size"]]
     modality = metadata.pop("input_by_modality")[task["modality"]]
     formats = metadata["network_data_format"]
     image, pred = formats["inputs"]["image"], formats["outputs"]["pred"]
+    if task.get("fundus_contrast") and fundus_contrast_channels(task["fundus_contrast"]) == 1:
+        modality = {**modality, "format": "green channel", "channel_def": {"0": "G"}}
     image.update(modality, num_channels=len(modality["channel_def"]), spatial_shape=shape)
     pred.update(num_channels=len(task["structures"]), spatial_shape=shape,
                 channel_def={str(k): name for k, name in enumerate(task["structures"])})

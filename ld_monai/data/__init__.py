@@ -1,6 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """Data preparation: public segmentation datasets and image folders as MONAI datalists, file checks, label
-fractions, LD's random-pair dataset, demo data; radiograph readers (DICOM CR/DX, NIfTI) and a DICOM writer."""
+fractions, several datalists combined for training (test splits kept apart), LD's random-pair dataset, demo data;
+radiograph readers (DICOM CR/DX, NIfTI) and a DICOM writer."""
 
 from __future__ import annotations
 
@@ -33,5 +34,6 @@ from ld_monai.data.nifti_radiograph_reader import NiftiRadiographReader
 from ld_monai.data.radiograph_dicom_writer import write_radiograph_dicom
 from ld_monai.data.radiograph_error import RadiographReadError
 from ld_monai.data.random_pair_dataset import RandomPairDataset
+from ld_monai.data.combined_datalists import combine_segmentation_datalists, record_datalists
 from ld_monai.data.segmentation_datalist import load_segmentation_datalist
 from ld_monai.data.split import label_fraction_subset, split_datalist

@@ -14,12 +14,12 @@ from monai.handlers import (
     CheckpointLoader,
     StatsHandler,
     TensorBoardStatsHandler,
-    ValidationHandler,
     from_engine,
 )
 from torch import nn
 
 from ld_monai.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
+from ld_monai.handlers.stage_end_validation import StageEndValidation
 from ld_monai.handlers.training_stages import transfer_stages
 
 __all__ = ["transfer_train_handlers", "transfer_log_handlers", "transfer_validation_handlers"]
@@ -35,15 +35,15 @@ def transfer_train_handlers(
 ) -> list:
     """The handlers of a transfer ``SupervisedTrainer`` that every process needs, not attached.
 
-    :func:`transfer_stages` (frozen encoder, then fine-tuning), ``ValidationHandler`` every ``val_interval`` epochs
-    and, when ``resume`` names a checkpoint, a ``CheckpointLoader`` of ``checkpoint_state`` (``{"model",
+    :func:`transfer_stages` (frozen encoder, then fine-tuning), validation every ``val_interval`` epochs and at the
+    end of each stage (:class:`StageEndValidation`) and, when ``resume`` names a checkpoint, a ``CheckpointLoader`` of ``checkpoint_state`` (``{"model",
     "optimizer", "trainer"}``). Fine-tuning restarts from ``best_checkpoint`` (the best frozen-stage model) when it is
     given; with several processes it must not be (the other ranks cannot know when rank 0 has written that file, and
     DDP needs identical weights everywhere), so fine-tuning continues from the current weights there.
     """
     handlers = [
         transfer_stages(frozen_epochs, best_checkpoint=best_checkpoint),
-        ValidationHandler(validator=evaluator, interval=val_interval, epoch_level=True),
+        StageEndValidation(val_interval, evaluator, stage_ends=[frozen_epochs]),
     ]
     if resume:
         if not checkpoint_state:

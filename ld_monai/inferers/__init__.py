@@ -1,6 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Inference for one-shot landmark detection: find the landmarks of one annotated template in new images (Chen et
-al., "Unsupervised Local Discrimination for Medical Images", arXiv 2108.09440; method spec A9).
+"""Inferers: test-time flips for segmentation (:class:`FlipAveragingInferer`) and one-shot landmark detection,
+which finds the landmarks of one annotated template in new images (Chen et al., "Unsupervised Local Discrimination
+for Medical Images", arXiv 2108.09440; method spec A9).
 
 * :class:`OneShotLandmarkInferer`: LD's center-sensitive embedding matching, stateless: ``make_template`` gives a
   :class:`LandmarkTemplate`, ``inferer(image, template)`` finds its landmarks;
@@ -19,6 +20,7 @@ application: :mod:`ld_monai.apps.landmark_detection`.
 
 from __future__ import annotations
 
+from ld_monai.inferers.flip_averaging import FlipAveragingInferer
 from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
 from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.landmark_template import LandmarkTemplate
@@ -28,6 +30,7 @@ from ld_monai.inferers.template_landmarks import check_template_landmarks, resca
 from ld_monai.inferers.template_refinement import TemplateRefinement, adapt_template, self_train_template
 
 __all__ = [
+    "FlipAveragingInferer",
     "LandmarkTemplate",
     "OneShotLandmarkDetector",
     "OneShotLandmarkInferer",

@@ -4,6 +4,7 @@
 Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``FooDict``):
 
 * :class:`FundusFieldOfViewCrop`: the retinal ROI (field-of-view) crop of the research preprocessing;
+* :class:`FundusContrast`: the green channel and/or CLAHE of a fundus photograph (options of vessel models);
 * :class:`XRayIntensityNormalize`: robust percentile scaling of radiographs to one channel in [0, 1];
 * :class:`LoadRadiograph`: DICOM (CR/DX), NIfTI or image file -> one channel in [0, 1], higher = more attenuating;
 * :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
@@ -40,6 +41,15 @@ from ld_monai.transforms.fundus import (
     FundusFieldOfViewCropD,
     FundusFieldOfViewCropd,
     FundusFieldOfViewCropDict,
+)
+from ld_monai.transforms.fundus_contrast import (
+    FUNDUS_CONTRASTS,
+    FundusContrast,
+    FundusContrastD,
+    FundusContrastd,
+    FundusContrastDict,
+    fundus_contrast_channels,
+    fundus_contrast_statistics,
 )
 from ld_monai.transforms.labels import (
     CheckSegmentationLabel,
@@ -100,6 +110,13 @@ __all__ = [
     "FundusFieldOfViewCropd",
     "FundusFieldOfViewCropD",
     "FundusFieldOfViewCropDict",
+    "FUNDUS_CONTRASTS",
+    "FundusContrast",
+    "FundusContrastd",
+    "FundusContrastD",
+    "FundusContrastDict",
+    "fundus_contrast_channels",
+    "fundus_contrast_statistics",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LocalDiscriminationViewsd",

@@ -36,11 +36,13 @@ from monai.transforms import (
     MaskIntensityd,
     NormalizeIntensityd,
     RandAdjustContrastd,
+    RandCropByPosNegLabeld,
     RandFlipd,
     RandGaussianNoised,
     RandRotated,
     RandScaleIntensityd,
     RandShiftIntensityd,
+    RandSpatialCropSamplesd,
     RandZoomd,
     Resized,
     ScaleIntensityRanged,
@@ -49,9 +51,9 @@ from monai.transforms import (
 from ld_monai.transforms.channels import EnsureChannelsd
 from ld_monai.transforms.dicom_seg_saving import SaveDicomSegd
 from ld_monai.transforms.fundus import FundusFieldOfViewCropd
+from ld_monai.transforms.fundus_contrast import FundusContrastd, fundus_contrast_statistics
 from ld_monai.transforms.labels import CheckSegmentationLabeld
 from ld_monai.transforms.mask_writer import SaveMaskd
-from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.transforms.radiograph_loading import LoadRadiographd
 from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
 
@@ -84,6 +86,7 @@ def segmentation_preprocessing(
     source_key: str | None = None,
     native_suffix: str | None = None,
     image_resize: str = "bilinear",
+    fundus_contrast: str | None = None,
     normalize: bool = True,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
@@ -99,12 +102,17 @@ def segmentation_preprocessing(
     keeps the checked labels at the image's own resolution too, stacked as ``label<suffix>`` (and the mask as
     ``<mask_key><suffix>``), for scoring in the input's geometry (:func:`native_resolution_outputs`).
 
+    ``fundus_contrast`` (fundus only) keeps the green channel alone and/or applies CLAHE (:class:`FundusContrastd`),
+    at the photograph's own resolution, with the matching normalisation statistics.
+
     ``image_resize`` is the image's interpolation (anti-aliased when not ``"area"``); predictions are mapped back with
     it. The normalisation (``mean``, ``std``; default: the modality's, above) is skipped with ``normalize=False``, as
     LD pretraining does (it normalises its views after colour jitter); ``track_meta=False`` returns plain tensors.
     This is the one preprocessing chain of the pretraining and segmentation bundles.
     """
     _check_modality(modality)
+    if fundus_contrast is not None and modality != "fundus":
+        raise ValueError(f"fundus_contrast {fundus_contrast!r} is for fundus photographs, not {modality!r} images.")
     structures = list(structures)
     masks = [mask_key] if mask_key else []
     binary = structures + masks
@@ -129,7 +137,9 @@ def segmentation_preprocessing(
             FundusFieldOfViewCropd(keys, source_key="image"),
             ScaleIntensityRanged("image", a_min=0, a_max=255, b_min=0.0, b_max=1.0, clip=True),
         ]
-        default_mean, default_std = IMAGENET_MEAN, IMAGENET_STD
+        if fundus_contrast is not None:
+            chain.append(FundusContrastd("image", fundus_contrast))
+        default_mean, default_std = fundus_contrast_statistics(fundus_contrast)
     else:
         default_mean, default_std = (0.5,), (0.5,)
     # anti-aliased bilinear, not "area": predictions are mapped back with the forward mode (Invertd with
@@ -155,15 +165,28 @@ def segmentation_preprocessing(
 
 
 def segmentation_augmentation(modality: str, mask_key: str | None = None, intensity: bool = False,
-                               scale: float = 0.0) -> list:
+                               scale: float = 0.0, patch_size: int | None = None, patches_per_image: int = 1,
+                               foreground_patch_fraction: float = 0.0) -> list:
     """Random flips (fundus) and rotations applied identically to ``image``, ``label`` (and the mask).
 
     ``intensity`` adds, to the (normalised) image only, what changes between radiographs of other devices and
     exposures: a random gamma (MONAI ``RandAdjustContrastd``, 0.7-1.5), an intensity scale and shift (10 %) and mild
     Gaussian noise, each with probability 0.5. ``scale`` > 0 zooms everything by a random factor in ``1 ± scale``
     (MONAI ``RandZoomd``; patient size and distance to the detector).
+
+    ``patch_size`` trains on ``patches_per_image`` random square crops of each augmented image (MONAI
+    ``RandSpatialCropSamplesd``; a batch of ``b`` images holds ``b * patches_per_image`` patches), as the strongest
+    small vessel models do (e.g. Retina-UNet's 48 px patches): at the same compute, many more and more varied steps
+    than whole images. The whole image is rotated before it is cropped, so patches carry no padding of their own
+    (beyond the image's). Patches are placed uniformly, or, with ``foreground_patch_fraction`` > 0, that fraction of
+    them is centred on a labelled pixel of any structure and the rest on a background pixel (MONAI
+    ``RandCropByPosNegLabeld``): small structures such as the optic disc and cup then fill most patches.
     """
     _check_modality(modality)
+    if patch_size is not None and (patch_size < 1 or patches_per_image < 1):
+        raise ValueError(f"patch_size and patches_per_image must be >= 1, got {patch_size}, {patches_per_image}.")
+    if not 0.0 <= foreground_patch_fraction <= 1.0:
+        raise ValueError(f"foreground_patch_fraction must be in [0, 1], got {foreground_patch_fraction}.")
     keys = ["image", "label"] + ([mask_key] if mask_key else [])
     modes = ["bilinear"] + ["nearest"] * (len(keys) - 1)
     if modality == "fundus":
@@ -184,6 +207,13 @@ def segmentation_augmentation(modality: str, mask_key: str | None = None, intens
             RandShiftIntensityd("image", offsets=0.1, prob=0.5),
             RandGaussianNoised("image", prob=0.5, std=0.02),
         ]
+    if patch_size is not None and foreground_patch_fraction > 0:
+        chain.append(RandCropByPosNegLabeld(keys, label_key="label", spatial_size=(patch_size, patch_size),
+                                            pos=foreground_patch_fraction, neg=1.0 - foreground_patch_fraction,
+                                            num_samples=patches_per_image))
+    elif patch_size is not None:
+        chain.append(RandSpatialCropSamplesd(keys, roi_size=(patch_size, patch_size), num_samples=patches_per_image,
+                                             random_size=False))
     return chain
 
 

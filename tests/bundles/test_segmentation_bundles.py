@@ -58,6 +58,8 @@ def test_train_evaluate_infer_on_real_images(bundle, exported, data_dir, tmp_pat
     torch.save({"encoder": pretraining.encoder.state_dict()}, tmp_path / "encoder.pt")
     run_dir = tmp_path / "run"
     common = {"datalist_file": str(datalist), "label_fraction": 2 / n_train}  # two images: one iteration per epoch
+    if bundle == "retinal_vessel_segmentation":  # its recipe trains on patches and infers with test-time flips
+        common["patch_size"] = 32
     run_config(exported[bundle], ["train.json"], run_dir, pretrained_encoder=str(tmp_path / "encoder.pt"), **common)
     checkpoint = torch.load(run_dir / "checkpoints" / "checkpoint_final.pt", weights_only=True)
     assert checkpoint["trainer"]["max_epochs"] == 2 and checkpoint["trainer"]["iteration"] == 2
@@ -142,11 +144,12 @@ def test_configs_are_composed_from_the_family():
     vessel, lung = bundle_configs("retinal_vessel_segmentation"), bundle_configs("lung_segmentation")
     assert vessel["train.json"]["structures"] == ["vessel"] and lung["train.json"]["modality"] == "xray"
     assert vessel["evaluate.json"]["compute_auc"] is True and "compute_auc" not in vessel["train.json"]
-    assert "frozen_epochs" not in vessel["inference.json"] and vessel["inference.json"]["image_size"] == 512
+    assert "frozen_epochs" not in vessel["inference.json"] and vessel["inference.json"]["image_size"] == 576
     assert "structures" not in vessel["evaluate.json"]  # train.json, under it, carries them
     for config in ("train.json", "inference.json", "multi_gpu_train.json"):
         task_keys = {"modality", "structures", "mask_key", "image_size", "frozen_epochs", "fine_epochs", "compute_auc",
-                     "keep_components", "fill_holes", "inside"}
+                     "keep_components", "fill_holes", "inside", "patch_size", "patches_per_image", "batch_size",
+                     "val_interval", "lr_schedule"}
         assert {k: v for k, v in vessel[config].items() if k not in task_keys} == \
             {k: v for k, v in lung[config].items() if k not in task_keys}
     meta = lung["metadata.json"]
@@ -167,11 +170,47 @@ def test_a_task_key_nothing_uses_is_refused(tmp_path, monkeypatch):
         bundle_configs("lung_segmentation")
 
 
+def test_a_green_channel_task_has_a_one_channel_network_and_metadata(tmp_path, monkeypatch):
+    """``fundus_contrast`` "green_clahe" in a task: the network takes one channel, the metadata says so, and the
+    preprocessing of train.json feeds it one channel."""
+    root = tmp_path / "bundles"
+    shutil.copytree(REPO / "bundle_families", tmp_path / "bundle_families")
+    shutil.copytree(REPO / "bundles" / "retinal_vessel_segmentation", root / "retinal_vessel_segmentation")
+    task_file = root / "retinal_vessel_segmentation" / "configs" / "task.json"
+    task_file.write_text(json.dumps({**json.loads(task_file.read_text()), "fundus_contrast": "green_clahe"}))
+    monkeypatch.setattr("ld_monai.apps.bundles.bundles_root", lambda: root)
+    configs = bundle_configs("retinal_vessel_segmentation")
+    image = configs["metadata.json"]["network_data_format"]["inputs"]["image"]
+    assert image["num_channels"] == 1 and image["channel_def"] == {"0": "G"}
+    parser = ConfigParser(configs["train.json"])
+    assert parser.get_parsed_content("network_def").encoder.in_channels == 1
+    names = [type(t).__name__ for t in parser.get_parsed_content("preprocessing")]
+    assert "FundusContrastd" in names and names.index("FundusContrastd") < names.index("Resized")
+
+
 def test_hand_maintained_configs_are_at_most_half_of_the_copies():
     """The issue's figure: the three bundles' configs were 1,147 lines as copies (issue 16)."""
     files = list((REPO / "bundle_families" / "segmentation" / "configs").glob("*.json"))
     files += [p for bundle in BUNDLES for p in (REPO / "bundles" / bundle / "configs").glob("*.json")]
     assert sum(len(p.read_text().splitlines()) for p in files) <= 1147 // 2
+
+
+def test_learning_rate_schedules(exported):
+    """``lr_schedule`` "poly" (the vessel recipe) decays the rate by epoch to 0 at the end; "constant" keeps it."""
+    configs = exported["retinal_vessel_segmentation"] / "configs"
+    rates = {}
+    for schedule in ("poly", "constant"):
+        parser = ConfigParser()
+        parser.read_config(str(configs / "train.json"))
+        parser.update({"lr_schedule": schedule, "fine_epochs": 4, "pretrained_encoder": None})
+        scheduler = parser.get_parsed_content("lr_scheduler")
+        rates[schedule] = []
+        for _ in range(4):
+            rates[schedule].append(scheduler.get_last_lr()[0])
+            scheduler.step()
+        rates[schedule].append(scheduler.get_last_lr()[0])
+    expected = [1e-3 * (1 - epoch / 4) ** 0.9 for epoch in range(5)]
+    assert rates["poly"] == pytest.approx(expected) and rates["constant"] == [1e-3] * 5
 
 
 def test_multi_gpu_config_parses_on_top_of_train(exported):

@@ -141,3 +141,43 @@ def test_native_resolution_scoring_maps_a_perfect_prediction_back(drive_item):
     dice = 2 * (pred * label).sum() / (pred.sum() + label.sum())
     assert dice > 0.94  # (with "area" resizing, whose inverse shifts by half a pixel: 0.83)
     assert pred[out["mask_native"] == 0].sum() == 0
+
+
+def test_patches_are_crops_of_the_augmented_image_with_their_labels(drive_item):
+    """Each patch of the patch recipe is a window of one augmented image: image, label and mask cut together."""
+    pre = Compose(segmentation_preprocessing("fundus", ["vessel"], "mask", image_size=96))(drive_item)
+    chain = segmentation_augmentation("fundus", "mask", patch_size=32, patches_per_image=5)
+    whole = Compose(chain[:-1]).set_random_state(4)(dict(pre))
+    patches = Compose(chain).set_random_state(4)(dict(pre))
+    assert isinstance(patches, list) and len(patches) == 5
+    for patch in patches:
+        assert patch["image"].shape == (3, 32, 32) and patch["label"].shape == patch["mask"].shape == (1, 32, 32)
+        # find the window: the patch's image is an exact crop of the same augmented image
+        windows = whole["image"].as_tensor().unfold(1, 32, 1).unfold(2, 32, 1)  # (3, 65, 65, 32, 32)
+        error = (windows - patch["image"].as_tensor()[:, None, None]).abs().amax(dim=(0, 3, 4))
+        row, col = divmod(int(error.argmin()), error.shape[1])
+        assert float(error.min()) == 0.0
+        torch.testing.assert_close(patch["label"].as_tensor(), whole["label"][:, row:row + 32, col:col + 32].as_tensor())
+        torch.testing.assert_close(patch["mask"].as_tensor(), whole["mask"][:, row:row + 32, col:col + 32].as_tensor())
+    with pytest.raises(ValueError, match="patch_size"):
+        segmentation_augmentation("fundus", patch_size=0)
+
+
+def test_foreground_patches_hold_the_structure_and_uniform_ones_mostly_miss_it():
+    """A 6 x 6 structure in a 96 x 96 radiograph: patches centred on the foreground all contain it; uniform patches
+    of the same size mostly do not."""
+    image = torch.zeros(1, 96, 96)
+    label = torch.zeros(1, 96, 96)
+    label[0, 60:66, 20:26] = 1.0
+    item = {"image": MetaTensor(image), "label": MetaTensor(label)}
+
+    def patches_with_structure(fraction):
+        chain = segmentation_augmentation("xray", patch_size=16, patches_per_image=8, foreground_patch_fraction=fraction)
+        patches = Compose(chain[1:]).set_random_state(0)(dict(item))  # without the rotation: the square stays put
+        assert len(patches) == 8 and all(p["image"].shape == (1, 16, 16) for p in patches)
+        return sum(int(p["label"].sum() > 0) for p in patches)
+
+    assert patches_with_structure(1.0) == 8
+    assert patches_with_structure(0.0) <= 2
+    with pytest.raises(ValueError, match="foreground_patch_fraction"):
+        segmentation_augmentation("xray", patch_size=16, foreground_patch_fraction=1.5)
