@@ -54,11 +54,17 @@ NO_CLEANUP = {"keep_components": {}, "fill_holes": [], "inside": {}}
 EXTRA_DATA = {"stare": ("stare", "fundus/STARE"), "drive": ("drive", "fundus/DRIVE")}
 
 
+def bundle_arguments(settings: dict) -> list[str]:
+    """``--key value`` for ``python -m monai.bundle run``, values as Python literals: its command line (Fire) reads
+    ``False``, ``None`` and ``['a']`` as such, but ``false`` and ``null`` as strings (which would count as true)."""
+    return [arg for key, value in settings.items()
+            for arg in (f"--{key}", value if isinstance(value, str) else repr(value))]
+
+
 def run_bundle(bundle: Path, configs: list[str], settings: dict, log: Path) -> None:
     command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", json.dumps(configs),
                "--meta_file", "configs/metadata.json", "--logging_file", "configs/logging.conf"]
-    for key, value in settings.items():
-        command += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    command += bundle_arguments(settings)
     with open(log, "a") as out:
         if subprocess.run(command, cwd=bundle, stdout=out, stderr=subprocess.STDOUT).returncode:
             raise RuntimeError(f"run failed ({shlex.join(command)}); see {log}")
@@ -164,6 +170,21 @@ def add_to_record(record: dict, name: str, result: dict) -> None:
             record[key] = mean(native)
 
 
+def per_image_table(name: str, result: dict) -> list[str]:
+    """A markdown table of bundle ``name``'s test images: Dice per structure at each image's own resolution (and at
+    the network's), AUC for vessels; worst image first (the model cards' per-image tables)."""
+    structures = list(TASKS[name][2])
+    columns = [(f"Dice {s}, own resolution", "native", f"dice_{s}") for s in structures]
+    columns += [(f"Dice {s}, network resolution", "network", f"dice_{s}") for s in structures]
+    columns += [(f"AUC {s}", "native", f"auc_{s}") for s in structures if f"auc_{s}" in result["native"]]
+    first = result["native"][f"dice_{structures[0]}"]
+    lines = ["| image | " + " | ".join(title for title, _, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for image in sorted(first, key=first.get):
+        lines.append(f"| {image} | " + " | ".join(f"{result[level][column][image]:.4f}"
+                                                 for _, level, column in columns) + " |")
+    return lines
+
+
 def summary_lines(name: str, result: dict) -> list[str]:
     """Rows of the benchmark's table for bundle ``name``."""
     lines = []
@@ -186,7 +207,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="BUNDLE:KEY=VALUE",
                         help="a bundle setting other than the default, e.g. lung_segmentation:fine_epochs=80")
     parser.add_argument("--add", action="append", default=[], metavar="BUNDLE=NAME",
-                        help=f"train BUNDLE on a further dataset too (its test split is never used): {sorted(EXTRA_DATA)}")
+                        help=f"train BUNDLE on a further dataset too (its test split is never used): "
+                             f"{sorted(EXTRA_DATA)}")
     parser.add_argument("--json", help="results of record, e.g. docs/results/segmentation.json; the bundles of an "
                                        "existing file that are not run again are kept")
     parser.add_argument("--previous", nargs="*", default=[],
@@ -207,6 +229,8 @@ def main() -> None:
              "training | best validation Dice |", "|---|---|---|---|---|---|---|"]
     print("\n".join(lines + [line for name, result in record["per_image"].items()
                               for line in summary_lines(name, result)]), flush=True)
+    for name, result in record["per_image"].items():
+        print(f"\n{name}, per test image:\n" + "\n".join(per_image_table(name, result)), flush=True)
     if args.json:
         record["command"] = reproducing_command(record, args.data_dir, args.output_dir, args.json)
         atomic_write_json(args.json, dict(sorted(record.items())))

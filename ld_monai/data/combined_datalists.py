@@ -55,6 +55,7 @@ def record_datalists(path: str | os.PathLike, splits: dict[str, Sequence[dict]])
         for item in items:
             per_split = counts.setdefault(item.get("datalist", "?"), {name: 0 for name in splits})
             per_split[split] += 1
-    record = {"datalists": counts, "items": {split: [item["name"] for item in items] for split, items in splits.items()}}
+    names = {split: [item["name"] for item in items] for split, items in splits.items()}
+    record = {"datalists": counts, "items": names}
     atomic_write_json(path, record)
     return record

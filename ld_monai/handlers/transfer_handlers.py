@@ -36,10 +36,11 @@ def transfer_train_handlers(
     """The handlers of a transfer ``SupervisedTrainer`` that every process needs, not attached.
 
     :func:`transfer_stages` (frozen encoder, then fine-tuning), validation every ``val_interval`` epochs and at the
-    end of each stage (:class:`StageEndValidation`) and, when ``resume`` names a checkpoint, a ``CheckpointLoader`` of ``checkpoint_state`` (``{"model",
-    "optimizer", "trainer"}``). Fine-tuning restarts from ``best_checkpoint`` (the best frozen-stage model) when it is
-    given; with several processes it must not be (the other ranks cannot know when rank 0 has written that file, and
-    DDP needs identical weights everywhere), so fine-tuning continues from the current weights there.
+    end of each stage (:class:`StageEndValidation`) and, when ``resume`` names a checkpoint, a ``CheckpointLoader``
+    of ``checkpoint_state`` (``{"model", "optimizer", "lr_scheduler", "trainer"}``). Fine-tuning restarts from
+    ``best_checkpoint`` (the best frozen-stage model) when it is given; with several processes it must not be (the
+    other ranks cannot know when rank 0 has written that file, and DDP needs identical weights everywhere), so
+    fine-tuning continues from the current weights there.
     """
     handlers = [
         transfer_stages(frozen_epochs, best_checkpoint=best_checkpoint),

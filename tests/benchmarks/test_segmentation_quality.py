@@ -7,9 +7,11 @@ import pytest
 
 from benchmarks.segmentation_quality import (
     add_to_record,
+    bundle_arguments,
     parse_extra_data,
     parse_settings,
     per_image,
+    per_image_table,
     reproducing_command,
 )
 
@@ -50,3 +52,24 @@ def test_a_merged_record_is_reproduced_by_one_command():
                        "retinal_vessel_segmentation --data_dir ../shared/data --output_dir runs/sq "
                        "--set retinal_vessel_segmentation:fine_epochs=80 --add retinal_vessel_segmentation=stare "
                        "--json docs/results/segmentation.json")
+
+
+def test_per_image_table_lists_the_worst_image_first():
+    result = {"native": {"dice_vessel": {"a": 0.8, "b": 0.6}, "auc_vessel": {"a": 0.97, "b": 0.9}},
+              "network": {"dice_vessel": {"a": 0.79, "b": 0.61}}}
+    assert per_image_table("retinal_vessel_segmentation", result) == [
+        "| image | Dice vessel, own resolution | Dice vessel, network resolution | AUC vessel |",
+        "|---|---|---|---|",
+        "| b | 0.6000 | 0.6100 | 0.9000 |",
+        "| a | 0.8000 | 0.7900 | 0.9700 |",
+    ]
+
+
+def test_settings_reach_the_bundle_as_python_literals():
+    import fire
+
+    arguments = bundle_arguments({"intensity_augmentation": False, "fundus_contrast": None, "encoder": "resnet18",
+                                  "keep_components": {"lung": 2}, "extra_datalists": ["/d/datalist.json"]})
+    assert fire.Fire(lambda **kw: kw, command=arguments) == {
+        "intensity_augmentation": False, "fundus_contrast": None, "encoder": "resnet18",
+        "keep_components": {"lung": 2}, "extra_datalists": ["/d/datalist.json"]}

@@ -58,8 +58,8 @@ def test_train_evaluate_infer_on_real_images(bundle, exported, data_dir, tmp_pat
     torch.save({"encoder": pretraining.encoder.state_dict()}, tmp_path / "encoder.pt")
     run_dir = tmp_path / "run"
     common = {"datalist_file": str(datalist), "label_fraction": 2 / n_train}  # two images: one iteration per epoch
-    if bundle == "retinal_vessel_segmentation":  # its recipe trains on patches and infers with test-time flips
-        common["patch_size"] = 32
+    if bundle == "retinal_vessel_segmentation":  # its recipe trains on patches; test-time flips as an option
+        common.update(patch_size=32, test_time_flips=True)
     run_config(exported[bundle], ["train.json"], run_dir, pretrained_encoder=str(tmp_path / "encoder.pt"), **common)
     checkpoint = torch.load(run_dir / "checkpoints" / "checkpoint_final.pt", weights_only=True)
     assert checkpoint["trainer"]["max_epochs"] == 2 and checkpoint["trainer"]["iteration"] == 2

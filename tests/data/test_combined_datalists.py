@@ -52,5 +52,6 @@ def test_record_counts_each_datalists_items_per_split(tmp_path):
     splits = {split: combine_segmentation_datalists([drive, stare], split) for split in ("training", "validation")}
     record_datalists(tmp_path / "run" / "training_data.json", splits)
     record = json.loads((tmp_path / "run" / "training_data.json").read_text())
-    assert record["datalists"] == {str(drive): {"training": 2, "validation": 1}, str(stare): {"training": 1, "validation": 1}}
+    assert record["datalists"] == {str(drive): {"training": 2, "validation": 1},
+                                   str(stare): {"training": 1, "validation": 1}}
     assert record["items"] == {"training": ["d1", "d2", "s1"], "validation": ["d3", "s3"]}

@@ -157,8 +157,8 @@ def test_patches_are_crops_of_the_augmented_image_with_their_labels(drive_item):
         error = (windows - patch["image"].as_tensor()[:, None, None]).abs().amax(dim=(0, 3, 4))
         row, col = divmod(int(error.argmin()), error.shape[1])
         assert float(error.min()) == 0.0
-        torch.testing.assert_close(patch["label"].as_tensor(), whole["label"][:, row:row + 32, col:col + 32].as_tensor())
-        torch.testing.assert_close(patch["mask"].as_tensor(), whole["mask"][:, row:row + 32, col:col + 32].as_tensor())
+        for key in ("label", "mask"):
+            torch.testing.assert_close(patch[key].as_tensor(), whole[key][:, row:row + 32, col:col + 32].as_tensor())
     with pytest.raises(ValueError, match="patch_size"):
         segmentation_augmentation("fundus", patch_size=0)
 
@@ -172,7 +172,8 @@ def test_foreground_patches_hold_the_structure_and_uniform_ones_mostly_miss_it()
     item = {"image": MetaTensor(image), "label": MetaTensor(label)}
 
     def patches_with_structure(fraction):
-        chain = segmentation_augmentation("xray", patch_size=16, patches_per_image=8, foreground_patch_fraction=fraction)
+        chain = segmentation_augmentation("xray", patch_size=16, patches_per_image=8,
+                                          foreground_patch_fraction=fraction)
         patches = Compose(chain[1:]).set_random_state(0)(dict(item))  # without the rotation: the square stays put
         assert len(patches) == 8 and all(p["image"].shape == (1, 16, 16) for p in patches)
         return sum(int(p["label"].sum() > 0) for p in patches)
