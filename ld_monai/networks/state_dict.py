@@ -22,7 +22,10 @@ def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Te
     """Load every entry of ``state_dict`` whose name exists in ``model``; return the model's keys left untouched.
 
     A ``module.`` prefix (DataParallel / DDP) is stripped. A name present in both with a different shape
-    raises ``ValueError`` instead of being skipped silently.
+    raises ``ValueError`` instead of being skipped silently, with one exception: the first convolution of an RGB
+    network loads into a one-channel network (an LD encoder pretrained on colour photographs, fine-tuned on the green
+    channel) with its kernels summed over the colour channels, as timm's ``adapt_input_conv`` does, so that a grey
+    or green image gives the response of the same picture in colour.
     """
     own = model.state_dict()
     cleaned = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state_dict.items()}
@@ -30,6 +33,10 @@ def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Te
     for name, value in cleaned.items():
         if name not in own:
             continue
+        if own[name].ndim == 4 and value.ndim == 4 and own[name].shape[1] == 1 and value.shape[1] == 3 \
+                and own[name].shape[0] == value.shape[0] and own[name].shape[2:] == value.shape[2:]:
+            value = value.sum(dim=1, keepdim=True)
+            logger.info("parameter %r: RGB kernels summed into the one-channel input convolution.", name)
         if own[name].shape != value.shape:
             raise ValueError(
                 f"parameter {name!r}: checkpoint shape {tuple(value.shape)} != model {tuple(own[name].shape)}."

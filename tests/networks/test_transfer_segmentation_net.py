@@ -42,6 +42,25 @@ def test_encoder_weights_transfer_from_a_pretraining_model(tmp_path):
         assert torch.equal(net.encoder.state_dict()[key], value)
 
 
+def test_an_rgb_encoder_loads_into_a_green_channel_network_with_summed_kernels(tmp_path):
+    """A grey picture (equal channels) gives the RGB encoder's first-layer response to the one-channel network."""
+    pretrained = LocalDiscriminationNet(in_channels=3).eval()
+    torch.save({"encoder": pretrained.encoder.state_dict()}, tmp_path / "encoder.pt")
+    net = TransferSegmentationNet(in_channels=1).eval()
+    load_pretrained(net, tmp_path / "encoder.pt")
+    grey = torch.rand(1, 1, 16, 16)
+    first = (pretrained.encoder.stages[0][0].conv, net.encoder.stages[0][0].conv)
+    with torch.no_grad():
+        torch.testing.assert_close(first[1](grey), first[0](grey.expand(1, 3, 16, 16)))
+    key = "stages.1.0.conv.weight"
+    assert torch.equal(net.encoder.state_dict()[key], pretrained.encoder.state_dict()[key])
+    state = pretrained.encoder.state_dict()
+    state["stages.0.0.conv.weight"] = torch.zeros(16, 2, 3, 3)
+    torch.save({"encoder": state}, tmp_path / "two_channels.pt")
+    with pytest.raises(ValueError, match="checkpoint shape"):  # other mismatches stay errors
+        load_pretrained(TransferSegmentationNet(in_channels=1), tmp_path / "two_channels.pt")
+
+
 def test_bad_input_raises():
     with pytest.raises(ValueError, match="out_channels"):
         TransferSegmentationNet(out_channels=0)
