@@ -27,14 +27,14 @@ class FlipAveragingInferer(Inferer):
     def __init__(self, spatial_axes: Sequence[int] = (0, 1)) -> None:
         super().__init__()
         self.spatial_axes = tuple(int(axis) for axis in spatial_axes)
+        # tensor dims (batch and channel first) of each flip: () is the identity
+        self.flips = [tuple(axis + 2 for axis in combination) for size in range(len(self.spatial_axes) + 1)
+                      for combination in itertools.combinations(self.spatial_axes, size)]
 
     def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args, **kwargs) -> torch.Tensor:
         total = None
-        flips = [combination for size in range(len(self.spatial_axes) + 1)
-                 for combination in itertools.combinations(self.spatial_axes, size)]
-        for axes in flips:
-            dims = [axis + 2 for axis in axes]
+        for dims in self.flips:
             output = network(inputs.flip(dims) if dims else inputs, *args, **kwargs)
             output = output.flip(dims) if dims else output
             total = output if total is None else total + output
-        return total / len(flips)
+        return total / len(self.flips)

@@ -33,8 +33,7 @@ def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Te
     for name, value in cleaned.items():
         if name not in own:
             continue
-        if own[name].ndim == 4 and value.ndim == 4 and own[name].shape[1] == 1 and value.shape[1] == 3 \
-                and own[name].shape[0] == value.shape[0] and own[name].shape[2:] == value.shape[2:]:
+        if value.ndim == 4 and value.shape[1] == 3 and own[name].shape == (value.shape[0], 1, *value.shape[2:]):
             value = value.sum(dim=1, keepdim=True)
             logger.info("parameter %r: RGB kernels summed into the one-channel input convolution.", name)
         if own[name].shape != value.shape:
