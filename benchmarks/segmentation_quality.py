@@ -27,19 +27,14 @@ Example (the lung bundle alone, about 6 minutes on 2 cores)::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shlex
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ld_monai.apps.bundles import export_bundle
+from ld_monai.apps.bundle_run import per_image_metrics, run_bundle, train_exported_bundle, validation_dices
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.utils import atomic_write_json
 
@@ -52,29 +47,6 @@ TASKS = {
 NO_CLEANUP = {"keep_components": {}, "fill_holes": [], "inside": {}}
 #: further training data a bundle can take (``--add BUNDLE=NAME``): name -> (dataset preparer, raw folder)
 EXTRA_DATA = {"stare": ("stare", "fundus/STARE"), "drive": ("drive", "fundus/DRIVE")}
-
-
-def bundle_arguments(settings: dict) -> list[str]:
-    """``--key value`` for ``python -m monai.bundle run``, values as Python literals: its command line (Fire) reads
-    ``False``, ``None`` and ``['a']`` as such, but ``false`` and ``null`` as strings (which would count as true)."""
-    return [arg for key, value in settings.items()
-            for arg in (f"--{key}", value if isinstance(value, str) else repr(value))]
-
-
-def run_bundle(bundle: Path, configs: list[str], settings: dict, log: Path) -> None:
-    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", json.dumps(configs),
-               "--meta_file", "configs/metadata.json", "--logging_file", "configs/logging.conf"]
-    command += bundle_arguments(settings)
-    with open(log, "a") as out:
-        if subprocess.run(command, cwd=bundle, stdout=out, stderr=subprocess.STDOUT).returncode:
-            raise RuntimeError(f"run failed ({shlex.join(command)}); see {log}")
-
-
-def per_image(eval_dir: Path) -> dict[str, dict[str, float]]:
-    """``{column: {image: value}}`` of ``metrics_per_image.csv`` (dice_<structure>, auc_<structure>)."""
-    with open(eval_dir / "metrics_per_image.csv") as f:
-        rows = list(csv.DictReader(f))
-    return {column: {row["name"]: float(row[column]) for row in rows} for column in rows[0] if column != "name"}
 
 
 def parse_settings(pairs: list[str]) -> dict[str, dict]:
@@ -115,29 +87,21 @@ def evaluate_bundle(name: str, data_dir: Path, out: Path, settings: dict, extra_
         settings = {**settings, "extra_datalists": [
             str(prepare_dataset(EXTRA_DATA[extra][0], data_dir / EXTRA_DATA[extra][1], out / f"data_{extra}"))
             for extra in extra_data]}
-    bundle = out / name
-    shutil.rmtree(bundle, ignore_errors=True)  # today's configs, not those of an earlier run in this folder
-    export_bundle(name, out)
-    run_dir, log = out / "run", out / "log.txt"
-    log.unlink(missing_ok=True)  # the best validation Dice is read from this run's log alone
+    run_dir = out / "run"
     common = {"datalist_file": str(datalist), "output_dir": str(run_dir), **settings}
-    start = time.time()
-    run_bundle(bundle, ["configs/train.json"], common, log)
-    minutes = (time.time() - start) / 60
+    bundle, log, minutes = train_exported_bundle(name, out, common)
     run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], common, log)
     no_cleanup = {**common, **NO_CLEANUP, "eval_dir": str(run_dir / "eval_test_no_cleanup")}
     run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], no_cleanup, log)
-    validation = [float(line.rsplit("val_mean_dice:", 1)[1].split()[0])
-                  for line in log.read_text().splitlines() if "val_mean_dice:" in line]
     return {
         "train_minutes": round(minutes, 1),
-        "best_validation_dice": max(validation),
+        "best_validation_dice": max(validation_dices(log)),
         "settings": {key: value for key, value in settings.items() if key != "extra_datalists"},
         "extra_data": list(extra_data),
         "training_data": json.loads((run_dir / "training_data.json").read_text())["datalists"],
-        "network": per_image(run_dir / "eval_test"),
-        "native": per_image(run_dir / "eval_test" / "native"),
-        "native_no_cleanup": per_image(run_dir / "eval_test_no_cleanup" / "native"),
+        "network": per_image_metrics(run_dir / "eval_test"),
+        "native": per_image_metrics(run_dir / "eval_test" / "native"),
+        "native_no_cleanup": per_image_metrics(run_dir / "eval_test_no_cleanup" / "native"),
     }
 
 

@@ -1,5 +1,5 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""The segmentation-quality benchmark's settings and its reading of an evaluation's per-image table."""
+"""The segmentation-quality benchmark's settings, records and tables."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import pytest
 
 from benchmarks.segmentation_quality import (
     add_to_record,
-    bundle_arguments,
     parse_extra_data,
     parse_settings,
-    per_image,
     per_image_table,
     reproducing_command,
 )
@@ -23,11 +21,6 @@ def test_settings_per_bundle_parse_json_values():
                         "optic_disc_segmentation": {"encoder": "resnet18"}}
     with pytest.raises(SystemExit, match="BUNDLE:KEY=VALUE"):
         parse_settings(["lungs:fine_epochs=1"])
-
-
-def test_per_image_table(tmp_path):
-    (tmp_path / "metrics_per_image.csv").write_text("name,dice_disc,dice_cup\na,0.9,0.8\nb,0.95,0.85\n")
-    assert per_image(tmp_path) == {"dice_disc": {"a": 0.9, "b": 0.95}, "dice_cup": {"a": 0.8, "b": 0.85}}
 
 
 def test_extra_data_per_bundle():
@@ -63,13 +56,3 @@ def test_per_image_table_lists_the_worst_image_first():
         "| b | 0.6000 | 0.6100 | 0.9000 |",
         "| a | 0.8000 | 0.7900 | 0.9700 |",
     ]
-
-
-def test_settings_reach_the_bundle_as_python_literals():
-    import fire
-
-    arguments = bundle_arguments({"intensity_augmentation": False, "fundus_contrast": None, "encoder": "resnet18",
-                                  "keep_components": {"lung": 2}, "extra_datalists": ["/d/datalist.json"]})
-    assert fire.Fire(lambda **kw: kw, command=arguments) == {
-        "intensity_augmentation": False, "fundus_contrast": None, "encoder": "resnet18",
-        "keep_components": {"lung": 2}, "extra_datalists": ["/d/datalist.json"]}

@@ -1,0 +1,69 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Run an exported bundle's configs in a fresh process, as a user does, and read back what the run wrote.
+
+Used by the benchmarks that train bundles with their defaults or with other settings
+(``benchmarks/segmentation_quality.py``, ``benchmarks/recipe_selection.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ld_monai.apps.bundles import export_bundle
+
+__all__ = ["bundle_arguments", "run_bundle", "train_exported_bundle", "per_image_metrics", "validation_dices"]
+
+
+def bundle_arguments(settings: dict) -> list[str]:
+    """``--key value`` for ``python -m monai.bundle run``, values as Python literals: its command line (Fire) reads
+    ``False``, ``None`` and ``['a']`` as such, but ``false`` and ``null`` as strings (which would count as true)."""
+    return [arg for key, value in settings.items()
+            for arg in (f"--{key}", value if isinstance(value, str) else repr(value))]
+
+
+def run_bundle(bundle: str | os.PathLike, configs: list[str], settings: dict, log: str | os.PathLike) -> None:
+    """``python -m monai.bundle run`` of ``configs`` (merged in this order) in folder ``bundle``, output appended to
+    ``log``; raises if the run fails."""
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", json.dumps(configs),
+               "--meta_file", "configs/metadata.json", "--logging_file", "configs/logging.conf"]
+    command += bundle_arguments(settings)
+    with open(log, "a") as out:
+        if subprocess.run(command, cwd=bundle, stdout=out, stderr=subprocess.STDOUT).returncode:
+            raise RuntimeError(f"run failed ({shlex.join(command)}); see {log}")
+
+
+def train_exported_bundle(name: str, out: Path, settings: dict) -> tuple[Path, Path, float]:
+    """Export bundle ``name`` afresh into ``out`` (today's configs, not an earlier run's) and run its ``train.json``
+    with ``settings``; returns (bundle folder, log file, training minutes). The log starts empty, so it holds this
+    run alone."""
+    bundle = out / name
+    shutil.rmtree(bundle, ignore_errors=True)
+    export_bundle(name, out)
+    log = out / "log.txt"
+    log.unlink(missing_ok=True)
+    start = time.time()
+    run_bundle(bundle, ["configs/train.json"], settings, log)
+    return bundle, log, (time.time() - start) / 60
+
+
+def per_image_metrics(eval_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """``{column: {image: value}}`` of an evaluation's ``metrics_per_image.csv`` (dice_<structure>, auc_<structure>;
+    :class:`ld_monai.handlers.SegmentationReport`)."""
+    with open(Path(eval_dir) / "metrics_per_image.csv") as f:
+        rows = list(csv.DictReader(f))
+    return {column: {row["name"]: float(row[column]) for row in rows} for column in rows[0] if column != "name"}
+
+
+def validation_dices(log: str | os.PathLike) -> list[float]:
+    """The validation Dice of every validation of a training, in order, as its log reports them (MONAI's
+    ``StatsHandler``: ``Epoch[n] Metrics -- val_mean_dice: <value>``)."""
+    return [float(line.rsplit("val_mean_dice:", 1)[1].split()[0])
+            for line in Path(log).read_text().splitlines() if "Metrics -- val_mean_dice:" in line]
