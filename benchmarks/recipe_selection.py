@@ -10,8 +10,10 @@ the arm's settings and its best model is scored on that validation split at each
 Dice and its worst image are over every (split, image) pair. The best model is chosen on the same validation split
 that scores it, so the figures are optimistic, equally for every arm.
 
-Writes ``<output_dir>/<arm>/split<s>/`` and, with ``--json``, every arm's pooled figures, per-split means, per-image
-Dice, training minutes and the command.
+Writes ``<output_dir>/<bundle>/<arm>/split<s>/`` and, with ``--json`` (rewritten after every arm), every arm's pooled
+figures, per-split means, per-image Dice, training minutes (Ignite's trainer time) and the command. A split already
+trained and scored with the same settings is read back, not trained again: an interrupted selection, or one with a
+further arm, only trains what is missing.
 
 Example (the lung bundle's default against 120 epochs with a decaying rate, 3 splits, about 40 minutes)::
 
@@ -29,7 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ld_monai.apps.bundle_run import per_image_metrics, run_bundle, train_exported_bundle, validation_dices
+from ld_monai.apps.bundle_run import (
+    logged_settings,
+    per_image_metrics,
+    run_bundle,
+    train_exported_bundle,
+    trainer_minutes,
+    validation_dices,
+)
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.utils import atomic_write_json
 
@@ -57,16 +66,20 @@ def parse_arm(words: list[str]) -> tuple[str, dict]:
 
 def run_split(bundle_name: str, data_dir: Path, out: Path, settings: dict, seed: int, val_fraction: float) -> dict:
     """Train ``bundle_name`` with ``settings`` on the training part of validation split ``seed`` and score its best
-    model on that split: ``{"train_minutes", "validation_curve", "dice": {structure: {image: Dice}}}``."""
+    model on that split: ``{"train_minutes", "validation_curve", "dice": {structure: {image: Dice}}}``. A split
+    that ``out`` already holds, trained with the same settings (its log says so) and scored, is read back instead."""
     dataset, raw = DATASETS[bundle_name]
     out = out.resolve()  # the bundle runs in its own folder
     out.mkdir(parents=True, exist_ok=True)
     datalist = prepare_dataset(dataset, data_dir / raw, out / "data", seed=seed, val_fraction=val_fraction)
     common = {"datalist_file": str(datalist), "output_dir": str(out / "run"), **settings}
-    bundle, log, minutes = train_exported_bundle(bundle_name, out, common)
-    run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], {**common, "eval_split": "validation"}, log)
-    native = per_image_metrics(out / "run" / "eval_validation" / "native")
-    return {"train_minutes": round(minutes, 1), "validation_curve": validation_dices(log),
+    log, scores = out / "log.txt", out / "run" / "eval_validation" / "native"
+    if not ((scores / "metrics_per_image.csv").is_file() and log.is_file() and logged_settings(log) == common):
+        bundle, log, _ = train_exported_bundle(bundle_name, out, common)
+        run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], {**common, "eval_split": "validation"},
+                   log)
+    native = per_image_metrics(scores)
+    return {"train_minutes": round(trainer_minutes(log), 1), "validation_curve": validation_dices(log),
             "dice": {column[len("dice_"):]: values for column, values in native.items() if column.startswith("dice_")}}
 
 
@@ -112,6 +125,10 @@ def main() -> None:
     parser.add_argument("--json", help="write every arm's figures and the command here")
     args = parser.parse_args()
     arms = dict(parse_arm(words) for words in args.arm)
+    command = ["python", "benchmarks/recipe_selection.py", "--bundle", args.bundle, "--data_dir", args.data_dir,
+               "--output_dir", args.output_dir, "--splits", str(args.splits), "--val_fraction", str(args.val_fraction)]
+    for name, settings in arms.items():
+        command += ["--arm", name, *(f"{key}={json.dumps(value)}" for key, value in settings.items())]
     results = {}
     for name, settings in arms.items():
         splits = [run_split(args.bundle, Path(args.data_dir).resolve(),
@@ -120,15 +137,12 @@ def main() -> None:
                   for seed in range(args.splits)]
         results[name] = {"settings": settings, "pooled": pooled(splits), "splits": splits}
         print("\n".join(table({name: results[name]})[2:]), flush=True)
+        if args.json:
+            atomic_write_json(args.json, {"bundle": args.bundle, "splits": args.splits,
+                                          "val_fraction": args.val_fraction, "arms": results,
+                                          "command": shlex.join(command + ["--json", args.json])})
     print("\n".join(table(results)))
     if args.json:
-        command = ["python", "benchmarks/recipe_selection.py", "--bundle", args.bundle, "--data_dir", args.data_dir,
-                   "--output_dir", args.output_dir, "--splits", str(args.splits), "--val_fraction",
-                   str(args.val_fraction)]
-        for name, settings in arms.items():
-            command += ["--arm", name, *(f"{key}={json.dumps(value)}" for key, value in settings.items())]
-        atomic_write_json(args.json, {"bundle": args.bundle, "splits": args.splits, "val_fraction": args.val_fraction,
-                                      "arms": results, "command": shlex.join(command + ["--json", args.json])})
         print(f"results: {args.json}")
 
 

@@ -7,6 +7,7 @@ Used by the benchmarks that train bundles with their defaults or with other sett
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
@@ -19,7 +20,10 @@ from pathlib import Path
 
 from ld_monai.apps.bundles import export_bundle
 
-__all__ = ["bundle_arguments", "run_bundle", "train_exported_bundle", "per_image_metrics", "validation_dices"]
+__all__ = [
+    "bundle_arguments", "run_bundle", "train_exported_bundle", "per_image_metrics", "validation_dices", "logged_settings",
+    "trainer_minutes",
+]
 
 
 def bundle_arguments(settings: dict) -> list[str]:
@@ -67,3 +71,30 @@ def validation_dices(log: str | os.PathLike) -> list[float]:
     ``StatsHandler``: ``Epoch[n] Metrics -- val_mean_dice: <value>``)."""
     return [float(line.rsplit("val_mean_dice:", 1)[1].split()[0])
             for line in Path(log).read_text().splitlines() if "Metrics -- val_mean_dice:" in line]
+
+
+def logged_settings(log: str | os.PathLike) -> dict:
+    """The settings of the first run in ``log``, as ``monai.bundle run`` lists them in its input summary
+    (``> key: value`` lines, values as Python literals), without its config, metadata and logging files."""
+    settings, inside = {}, False
+    for line in Path(log).read_text().splitlines():
+        if "--- input summary of monai.bundle.scripts.run ---" in line:
+            inside = True
+        elif inside and line.rstrip().endswith("---"):
+            break
+        elif inside and " - INFO - > " in line:
+            key, _, value = line.split(" - INFO - > ", 1)[1].partition(": ")
+            settings[key] = ast.literal_eval(value)
+    for key in ("config_file", "meta_file", "logging_file"):
+        settings.pop(key, None)
+    return settings
+
+
+def trainer_minutes(log: str | os.PathLike) -> float:
+    """Minutes of the first training in ``log``: Ignite's ``SupervisedTrainer`` run time (``Engine run finished.
+    Time taken: H:MM:SS``), without the process start-up and the dataset caching."""
+    for line in Path(log).read_text().splitlines():
+        if "SupervisedTrainer - INFO - Engine run finished. Time taken:" in line:
+            hours, minutes, seconds = line.rsplit("Time taken:", 1)[1].strip().split(":")
+            return int(hours) * 60 + int(minutes) + float(seconds) / 60
+    raise ValueError(f"{log}: no finished training in this log.")

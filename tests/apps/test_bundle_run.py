@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
-from ld_monai.apps.bundle_run import bundle_arguments, per_image_metrics, validation_dices
+from ld_monai.apps.bundle_run import (
+    bundle_arguments,
+    logged_settings,
+    per_image_metrics,
+    trainer_minutes,
+    validation_dices,
+)
 
 
 def test_per_image_table(tmp_path):
@@ -28,3 +34,24 @@ def test_validation_dices_in_the_order_of_the_log(tmp_path):
                    "INFO - Key metric: val_mean_dice best value: 0.5 at epoch: 1\n"
                    "INFO - Epoch[2] Metrics -- val_mean_dice: 0.2500 \n")
     assert validation_dices(log) == [0.5, 0.25]
+
+
+def test_the_settings_and_the_training_time_are_read_back_from_the_log(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "2026-12-04 22:41:01,870 - INFO - --- input summary of monai.bundle.scripts.run ---\n"
+        "2026-12-04 22:41:01,871 - INFO - > meta_file: 'configs/metadata.json'\n"
+        "2026-12-04 22:41:01,871 - INFO - > datalist_file: '/d/datalist.json'\n"
+        "2026-12-04 22:41:01,871 - INFO - > fine_epochs: 80\n"
+        "2026-12-04 22:41:01,871 - INFO - > intensity_augmentation: True\n"
+        "2026-12-04 22:41:01,871 - INFO - > keep_components: {'lung': 2}\n"
+        "2026-12-04 22:41:01,871 - INFO - ---\n"
+        "2026-12-04 22:41:07,455 - ignite.engine.engine.SupervisedEvaluator - INFO - Engine run finished. "
+        "Time taken: 00:00:00.559\n"
+        "2026-12-04 22:45:27,040 - ignite.engine.engine.SupervisedTrainer - INFO - Engine run finished. "
+        "Time taken: 01:04:30.000\n"
+        "2026-12-04 22:45:33,171 - INFO - --- input summary of monai.bundle.scripts.run ---\n"
+        "2026-12-04 22:45:33,171 - INFO - > eval_split: 'validation'\n")
+    assert logged_settings(log) == {"datalist_file": "/d/datalist.json", "fine_epochs": 80,
+                                    "intensity_augmentation": True, "keep_components": {"lung": 2}}
+    assert trainer_minutes(log) == 64.5
