@@ -11,9 +11,10 @@ Dice and its worst image are over every (split, image) pair. The best model is c
 that scores it, so the figures are optimistic, equally for every arm.
 
 Writes ``<output_dir>/<bundle>/<arm>/split<s>/`` and, with ``--json`` (rewritten after every arm), every arm's pooled
-figures, per-split means, per-image Dice, training minutes (Ignite's trainer time) and the command. A split already
-trained and scored with the same settings is read back, not trained again: an interrupted selection, or one with a
-further arm, only trains what is missing.
+figures, per-split means, per-image Dice, training minutes (Ignite's trainer time), the bundle's version (an arm
+``default`` is that version's default recipe) and the command. A split already trained and scored by today's bundle
+configs with the same settings is read back, not trained again: an interrupted selection, or one with a further arm,
+only trains what is missing.
 
 Example (the lung bundle's default against 120 epochs with a decaying rate, 3 splits, about 40 minutes)::
 
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ld_monai.apps.bundle_run import (
+    exported_configs_unchanged,
     logged_settings,
     per_image_metrics,
     run_bundle,
@@ -39,6 +41,7 @@ from ld_monai.apps.bundle_run import (
     trainer_minutes,
     validation_dices,
 )
+from ld_monai.apps.bundles import bundle_path
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.utils import atomic_write_json
 
@@ -67,14 +70,16 @@ def parse_arm(words: list[str]) -> tuple[str, dict]:
 def run_split(bundle_name: str, data_dir: Path, out: Path, settings: dict, seed: int, val_fraction: float) -> dict:
     """Train ``bundle_name`` with ``settings`` on the training part of validation split ``seed`` and score its best
     model on that split: ``{"train_minutes", "validation_curve", "dice": {structure: {image: Dice}}}``. A split
-    that ``out`` already holds, trained with the same settings (its log says so) and scored, is read back instead."""
+    that ``out`` already holds, trained by today's bundle configs with the same settings (its log says so) and scored,
+    is read back instead."""
     dataset, raw = DATASETS[bundle_name]
     out = out.resolve()  # the bundle runs in its own folder
     out.mkdir(parents=True, exist_ok=True)
     datalist = prepare_dataset(dataset, data_dir / raw, out / "data", seed=seed, val_fraction=val_fraction)
     common = {"datalist_file": str(datalist), "output_dir": str(out / "run"), **settings}
     log, scores = out / "log.txt", out / "run" / "eval_validation" / "native"
-    if not ((scores / "metrics_per_image.csv").is_file() and log.is_file() and logged_settings(log) == common):
+    if not ((scores / "metrics_per_image.csv").is_file() and log.is_file() and logged_settings(log) == common
+            and exported_configs_unchanged(bundle_name, out / bundle_name)):
         bundle, log, _ = train_exported_bundle(bundle_name, out, common)
         run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], {**common, "eval_split": "validation"},
                    log)
@@ -129,6 +134,7 @@ def main() -> None:
                "--output_dir", args.output_dir, "--splits", str(args.splits), "--val_fraction", str(args.val_fraction)]
     for name, settings in arms.items():
         command += ["--arm", name, *(f"{key}={json.dumps(value)}" for key, value in settings.items())]
+    version = json.loads((bundle_path(args.bundle) / "configs" / "metadata.json").read_text())["version"]
     results = {}
     for name, settings in arms.items():
         splits = [run_split(args.bundle, Path(args.data_dir).resolve(),
@@ -138,7 +144,7 @@ def main() -> None:
         results[name] = {"settings": settings, "pooled": pooled(splits), "splits": splits}
         print("\n".join(table({name: results[name]})[2:]), flush=True)
         if args.json:
-            atomic_write_json(args.json, {"bundle": args.bundle, "splits": args.splits,
+            atomic_write_json(args.json, {"bundle": args.bundle, "bundle_version": version, "splits": args.splits,
                                           "val_fraction": args.val_fraction, "arms": results,
                                           "command": shlex.join(command + ["--json", args.json])})
     print("\n".join(table(results)))

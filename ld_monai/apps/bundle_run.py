@@ -15,13 +15,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ld_monai.apps.bundles import export_bundle
 
 __all__ = [
-    "bundle_arguments", "run_bundle", "train_exported_bundle", "per_image_metrics", "validation_dices", "logged_settings",
+    "bundle_arguments", "run_bundle", "train_exported_bundle", "exported_configs_unchanged", "per_image_metrics", "validation_dices", "logged_settings",
     "trainer_minutes",
 ]
 
@@ -56,6 +57,19 @@ def train_exported_bundle(name: str, out: Path, settings: dict) -> tuple[Path, P
     start = time.time()
     run_bundle(bundle, ["configs/train.json"], settings, log)
     return bundle, log, (time.time() - start) / 60
+
+
+def exported_configs_unchanged(name: str, bundle: str | os.PathLike) -> bool:
+    """Whether the configs of ``bundle``, an earlier export of bundle ``name``, are today's (same files, same text):
+    a run of it can then stand for a run of today's bundle with the same settings."""
+    configs = Path(bundle) / "configs"
+    if not configs.is_dir():
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        today = export_bundle(name, folder) / "configs"
+        files = sorted(path.name for path in today.iterdir())
+        return files == sorted(path.name for path in configs.iterdir()) and all(
+            (today / file).read_bytes() == (configs / file).read_bytes() for file in files)
 
 
 def per_image_metrics(eval_dir: str | os.PathLike) -> dict[str, dict[str, float]]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from ld_monai.apps.bundle_run import (
     bundle_arguments,
+    exported_configs_unchanged,
     logged_settings,
     per_image_metrics,
     trainer_minutes,
     validation_dices,
 )
+from ld_monai.apps.bundles import export_bundle
 
 
 def test_per_image_table(tmp_path):
@@ -55,3 +57,12 @@ def test_the_settings_and_the_training_time_are_read_back_from_the_log(tmp_path)
     assert logged_settings(log) == {"datalist_file": "/d/datalist.json", "fine_epochs": 80,
                                     "intensity_augmentation": True, "keep_components": {"lung": 2}}
     assert trainer_minutes(log) == 64.5
+
+
+def test_an_export_is_unchanged_until_its_configs_change(tmp_path):
+    bundle = export_bundle("lung_segmentation", tmp_path)
+    assert exported_configs_unchanged("lung_segmentation", bundle)
+    train = bundle / "configs" / "train.json"
+    train.write_text(train.read_text().replace('"fine_epochs": ', '"fine_epochs": 1 + '))
+    assert not exported_configs_unchanged("lung_segmentation", bundle)
+    assert not exported_configs_unchanged("lung_segmentation", tmp_path / "missing")

@@ -149,7 +149,7 @@ def test_configs_are_composed_from_the_family():
     for config in ("train.json", "inference.json", "multi_gpu_train.json"):
         task_keys = {"modality", "structures", "mask_key", "image_size", "frozen_epochs", "fine_epochs", "compute_auc",
                      "keep_components", "fill_holes", "inside", "patch_size", "patches_per_image", "batch_size",
-                     "val_interval", "lr_schedule", "fundus_contrast"}
+                     "val_interval", "lr_schedule", "fundus_contrast", "intensity_augmentation"}
         assert {k: v for k, v in vessel[config].items() if k not in task_keys} == \
             {k: v for k, v in lung[config].items() if k not in task_keys}
     meta = lung["metadata.json"]
