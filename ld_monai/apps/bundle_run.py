@@ -22,8 +22,8 @@ from pathlib import Path
 from ld_monai.apps.bundles import export_bundle
 
 __all__ = [
-    "bundle_arguments", "run_bundle", "train_exported_bundle", "exported_configs_unchanged", "per_image_metrics", "validation_dices", "logged_settings",
-    "trainer_minutes",
+    "bundle_arguments", "run_bundle", "train_exported_bundle", "exported_configs_unchanged", "per_image_metrics",
+    "validation_dices", "logged_settings", "trainer_minutes",
 ]
 
 
