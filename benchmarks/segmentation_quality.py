@@ -18,7 +18,7 @@ Writes ``<output_dir>/<bundle>/`` (datalist, bundle, run) and, with ``--json``, 
 bundles of an existing ``--json`` file (and of ``--previous`` ones) that are not run again are kept, and its
 ``command`` reproduces all of them (each bundle trains in its own process from its own seed).
 
-Example (the lung bundle alone, about 6 minutes on 2 cores)::
+Example (the lung bundle alone, about 12 minutes on 2 cores)::
 
     python benchmarks/segmentation_quality.py --bundles lung_segmentation --data_dir ../shared/data \\
         --json docs/results/segmentation.json
