@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ld_monai.apps.bundle_run import (
+    BENCHMARK_DATASETS,
     exported_configs_unchanged,
     logged_settings,
     per_image_metrics,
@@ -44,13 +45,6 @@ from ld_monai.apps.bundle_run import (
 from ld_monai.apps.bundles import bundle_path
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.utils import atomic_write_json
-
-#: bundle -> (dataset preparer, raw folder below the data folder)
-DATASETS = {
-    "retinal_vessel_segmentation": ("drive", "fundus/DRIVE"),
-    "optic_disc_segmentation": ("drishti_gs1", "fundus/Drishti-GS1"),
-    "lung_segmentation": ("cxr_lungs", "xray/cxr_lungs"),
-}
 
 
 def parse_arm(words: list[str]) -> tuple[str, dict]:
@@ -72,7 +66,7 @@ def run_split(bundle_name: str, data_dir: Path, out: Path, settings: dict, seed:
     model on that split: ``{"train_minutes", "validation_curve", "dice": {structure: {image: Dice}}}``. A split
     that ``out`` already holds, trained by today's bundle configs with the same settings (its log says so) and scored,
     is read back instead."""
-    dataset, raw = DATASETS[bundle_name]
+    dataset, raw = BENCHMARK_DATASETS[bundle_name]
     out = out.resolve()  # the bundle runs in its own folder
     out.mkdir(parents=True, exist_ok=True)
     datalist = prepare_dataset(dataset, data_dir / raw, out / "data", seed=seed, val_fraction=val_fraction)
@@ -119,7 +113,7 @@ def table(arms: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bundle", required=True, choices=sorted(DATASETS))
+    parser.add_argument("--bundle", required=True, choices=sorted(BENCHMARK_DATASETS))
     parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", "../shared/data"))
     parser.add_argument("--output_dir", default="runs/recipe_selection")
     parser.add_argument("--arm", action="append", nargs="+", required=True, metavar="NAME [KEY=VALUE ...]",

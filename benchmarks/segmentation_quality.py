@@ -34,15 +34,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ld_monai.apps.bundle_run import per_image_metrics, run_bundle, train_exported_bundle, validation_dices
+from ld_monai.apps.bundle_run import (
+    BENCHMARK_DATASETS,
+    per_image_metrics,
+    run_bundle,
+    train_exported_bundle,
+    validation_dices,
+)
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.utils import atomic_write_json
 
-#: bundle -> (dataset preparer, raw folder below the data folder, key of record per structure)
+#: bundle -> key of record per structure (each bundle is trained on its ``BENCHMARK_DATASETS`` entry)
 TASKS = {
-    "retinal_vessel_segmentation": ("drive", "fundus/DRIVE", {"vessel": "drive_vessel"}),
-    "optic_disc_segmentation": ("drishti_gs1", "fundus/Drishti-GS1", {"disc": "drishti_disc", "cup": "drishti_cup"}),
-    "lung_segmentation": ("cxr_lungs", "xray/cxr_lungs", {"lung": "cxr_lung"}),
+    "retinal_vessel_segmentation": {"vessel": "drive_vessel"},
+    "optic_disc_segmentation": {"disc": "drishti_disc", "cup": "drishti_cup"},
+    "lung_segmentation": {"lung": "cxr_lung"},
 }
 NO_CLEANUP = {"keep_components": {}, "fill_holes": [], "inside": {}}
 #: further training data a bundle can take (``--add BUNDLE=NAME``): name -> (dataset preparer, raw folder)
@@ -79,7 +85,7 @@ def parse_extra_data(pairs: list[str]) -> dict[str, list[str]]:
 def evaluate_bundle(name: str, data_dir: Path, out: Path, settings: dict, extra_data: list[str] = ()) -> dict:
     """Train and evaluate bundle ``name`` with ``settings``; ``extra_data`` (names of :data:`EXTRA_DATA`) are
     prepared and added to its training and validation data (``extra_datalists``), never to its test split."""
-    dataset, raw, _ = TASKS[name]
+    dataset, raw = BENCHMARK_DATASETS[name]
     out = out.resolve()  # the bundle runs in its own folder
     out.mkdir(parents=True, exist_ok=True)
     datalist = prepare_dataset(dataset, data_dir / raw, out / "data")
@@ -125,7 +131,7 @@ def add_to_record(record: dict, name: str, result: dict) -> None:
     """Bundle ``name``'s result under the keys of record (:data:`TASKS`) and in ``train_minutes`` and ``per_image``."""
     record["train_minutes"][name] = result["train_minutes"]
     record["per_image"][name] = result
-    for structure, key in TASKS[name][2].items():
+    for structure, key in TASKS[name].items():
         native, network = result["native"][f"dice_{structure}"], result["network"][f"dice_{structure}"]
         if name == "retinal_vessel_segmentation":
             record[key] = {"dice": mean(network), "dice_native": mean(native),
@@ -137,7 +143,7 @@ def add_to_record(record: dict, name: str, result: dict) -> None:
 def per_image_table(name: str, result: dict) -> list[str]:
     """A markdown table of bundle ``name``'s test images: Dice per structure at each image's own resolution (and at
     the network's), AUC for vessels; worst image first (the model cards' per-image tables)."""
-    structures = list(TASKS[name][2])
+    structures = list(TASKS[name])
     columns = [(f"Dice {s}, own resolution", "native", f"dice_{s}") for s in structures]
     columns += [(f"Dice {s}, network resolution", "network", f"dice_{s}") for s in structures]
     columns += [(f"AUC {s}", "native", f"auc_{s}") for s in structures if f"auc_{s}" in result["native"]]
@@ -152,7 +158,7 @@ def per_image_table(name: str, result: dict) -> list[str]:
 def summary_lines(name: str, result: dict) -> list[str]:
     """Rows of the benchmark's table for bundle ``name``."""
     lines = []
-    for structure in TASKS[name][2]:
+    for structure in TASKS[name]:
         native, network = result["native"][f"dice_{structure}"], result["network"][f"dice_{structure}"]
         raw = result["native_no_cleanup"][f"dice_{structure}"]
         worst = min(native, key=native.get)

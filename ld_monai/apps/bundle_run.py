@@ -22,9 +22,17 @@ from pathlib import Path
 from ld_monai.apps.bundles import export_bundle
 
 __all__ = [
-    "bundle_arguments", "run_bundle", "train_exported_bundle", "exported_configs_unchanged", "per_image_metrics",
-    "validation_dices", "logged_settings", "trainer_minutes",
+    "BENCHMARK_DATASETS", "bundle_arguments", "run_bundle", "train_exported_bundle", "exported_configs_unchanged",
+    "per_image_metrics", "validation_dices", "logged_settings", "trainer_minutes",
 ]
+
+#: segmentation bundle -> (``ld-monai prepare`` dataset, its raw folder below the shared data folder) that the
+#: benchmarks train and score it on
+BENCHMARK_DATASETS = {
+    "retinal_vessel_segmentation": ("drive", "fundus/DRIVE"),
+    "optic_disc_segmentation": ("drishti_gs1", "fundus/Drishti-GS1"),
+    "lung_segmentation": ("cxr_lungs", "xray/cxr_lungs"),
+}
 
 
 def bundle_arguments(settings: dict) -> list[str]:
