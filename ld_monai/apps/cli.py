@@ -117,13 +117,17 @@ def prepare(args: argparse.Namespace) -> int:
     for split in ("training", "validation", "test"):
         for entry in datalist[split]:
             for key, value in entry.items():
-                if key != "name" and value.startswith("derived/"):
+                if isinstance(value, str) and key != "name" and value.startswith("derived/"):
                     derived[key] = derived.get(key, 0) + 1
     if derived:
         counts = ", ".join(f"{key} {count}" for key, count in derived.items())
         print(f"  derived files ({counts}) in {path.parent / 'derived'}")
     else:
         print("  no derived files: the datalist points at the raw files")
+    if "landmarks" in datalist:
+        reference = datalist["reference_annotator"]
+        print(f"  landmarks ({len(datalist['labels'])} labels, reference annotator {reference!r}): "
+              f"{path.parent / datalist['landmarks']}")
     for note in notes:
         print(f"  note: {note}")
     print(f"datalist: {path}")
@@ -173,9 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="any bundle config override, e.g. -o epoch_length=100 -o crop_size=448 (repeatable)",
     )
     p.set_defaults(func=demo)
-    p = sub.add_parser("prepare", help="a public segmentation dataset as a MONAI datalist (see docs/datasets.md)")
-    p.add_argument("dataset", help="drive, stare, chase_db1, hrf, drishti_gs1, idrid_od, jsrt, montgomery, shenzhen "
-                   "or cxr_lungs")
+    p = sub.add_parser("prepare", help="a public segmentation or landmark dataset as a MONAI datalist (see "
+                       "docs/datasets.md)")
+    p.add_argument("dataset", help="drive, stare, chase_db1, hrf, drishti_gs1, idrid_od, jsrt, montgomery, shenzhen, "
+                   "cxr_lungs or isbi2015")
     p.add_argument("raw_dir", help="the raw download (read only)")
     p.add_argument("out_dir", help="where datalist.json and derived/ go")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split (default 0)")

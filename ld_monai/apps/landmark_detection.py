@@ -8,14 +8,17 @@
 * :func:`refine_landmark_template`: the template refined on the (unlabeled) files to search
   (:class:`ld_monai.inferers.TemplateRefinement`: adaptation, then self-training);
 * :func:`detect_landmarks`: the template's landmarks in every file, in one ``landmarks.csv`` plus an overlay
-  picture per file (:func:`ld_monai.visualize.render_landmark_overlay`).
+  picture per file (:func:`ld_monai.visualize.render_landmark_overlay`);
+* :func:`read_landmark_datalist`: the images, pixel spacings and landmark table of a prepared landmark datalist
+  (``ld-monai prepare isbi2015``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +41,10 @@ from ld_monai.visualize.landmark_overlay import render_landmark_overlay
 
 __all__ = [
     "LandmarkDetection",
+    "LandmarkDatalist",
     "detect_landmarks",
     "load_landmark_network",
+    "read_landmark_datalist",
     "read_landmark_template",
     "refine_landmark_template",
 ]
@@ -161,6 +166,54 @@ def _spacing_xy(image) -> tuple[float, float] | None:
     return col, row
 
 
+def _fallback_spacing(spacing_mm: float | Mapping[str, float] | None, path: str) -> tuple[float, float] | None:
+    """(x, y) mm per pixel given by the caller for a file that carries none."""
+    value = spacing_mm.get(path) if isinstance(spacing_mm, Mapping) else spacing_mm
+    return None if value is None else (float(value), float(value))
+
+
+@dataclass
+class LandmarkDatalist:
+    """What a prepared landmark datalist gives the bundle: the image files of the chosen splits (absolute paths),
+    the pixel spacing of each (mm, isotropic), the landmark table (absolute path) and its reference annotator."""
+
+    images: list[str]
+    spacing_mm: dict[str, float]
+    landmarks: str
+    reference_annotator: str | None
+
+
+def read_landmark_datalist(path: str | os.PathLike, splits: Sequence[str] = ("training", "validation")
+                           ) -> LandmarkDatalist:
+    """The ``splits`` of a landmark datalist written by ``ld-monai prepare`` (e.g. ``isbi2015``): paths in it are
+    relative to its folder; ``spacing_mm`` of an entry is the spacing of a file that carries none (PNG, BMP).
+
+    Raises:
+        FileNotFoundError: no such datalist.
+        ValueError: it names no landmark table (a segmentation datalist), or lacks one of ``splits``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"landmark datalist {path} does not exist (write one with ld-monai prepare isbi2015).")
+    datalist = json.loads(path.read_text(encoding="utf-8"))
+    if "landmarks" not in datalist:
+        raise ValueError(f"{path} names no landmark table ('landmarks'): not a landmark datalist.")
+    missing = [split for split in splits if split not in datalist]
+    if missing:
+        splits_there = [key for key, value in datalist.items() if isinstance(value, list) and key not in ("labels", "structures")]
+        raise ValueError(f"{path} has no split {missing}; it has {splits_there}.")
+    root = path.parent.resolve()
+    images, spacing = [], {}
+    for split in splits:
+        for entry in datalist[split]:
+            image = os.path.normpath(root / entry["image"])
+            images.append(image)
+            if entry.get("spacing_mm") is not None:
+                spacing[image] = float(entry["spacing_mm"])
+    return LandmarkDatalist(images, spacing, os.path.normpath(root / datalist["landmarks"]),
+                            datalist.get("reference_annotator"))
+
+
 @dataclass
 class LandmarkDetection:
     """What :func:`detect_landmarks` wrote: the table, the overlay of each file, and the files that failed."""
@@ -178,14 +231,15 @@ def _reason(path: str, error: Exception) -> str:
 
 def detect_landmarks(inferer: OneShotLandmarkDetector, template, image_files: Sequence[str | os.PathLike],
                      output_dir: str | os.PathLike, labels: Sequence[str], progress: bool = True,
-                     skip_failures: bool = False, overlay_max_side: int = 1024) -> LandmarkDetection:
+                     skip_failures: bool = False, overlay_max_side: int = 1024,
+                     spacing_mm: float | Mapping[str, float] | None = None) -> LandmarkDetection:
     """Find the template's landmarks in every file and write ``output_dir/landmarks.csv`` and
     ``output_dir/overlays/<stem>.png`` (:func:`render_landmark_overlay`).
 
     The table (:data:`ld_monai.data.LANDMARK_CSV_COLUMNS`) has one row per file and label: ``image`` is the file
     name without extension, (x, y) in the file's pixels, in mm (px x spacing) when the file has a pixel spacing
-    (DICOM PixelSpacing or ImagerPixelSpacing, NIfTI pixdim; empty otherwise), and the match's cosine similarity
-    as ``confidence``. It is written once, at the end, atomically.
+    (DICOM PixelSpacing or ImagerPixelSpacing, NIfTI pixdim; else ``spacing_mm``; empty without either), and the
+    match's cosine similarity as ``confidence``. It is written once, at the end, atomically.
 
     Args:
         inferer: e.g. :class:`ld_monai.inferers.OneShotLandmarkInferer`.
@@ -197,6 +251,8 @@ def detect_landmarks(inferer: OneShotLandmarkDetector, template, image_files: Se
         skip_failures: a file that fails (unreadable, wrong modality, same name as an earlier file) is recorded in
             ``failed`` and the others go on; default: raise, naming the file.
         overlay_max_side: longer side of the overlays, in pixels.
+        spacing_mm: isotropic pixel spacing of the files that carry none: one number for all, or per file path as
+            given in ``image_files`` (:func:`read_landmark_datalist`).
 
     Raises:
         ValueError: no file, two files with the same name, a file that fails (unless ``skip_failures``).
@@ -220,7 +276,7 @@ def detect_landmarks(inferer: OneShotLandmarkDetector, template, image_files: Se
             points, confidence = np.asarray(found["landmarks"]), np.asarray(found["confidence"])
             if points.shape != (len(labels), 2):
                 raise ValueError(f"the inferer found {points.shape[0]} landmarks, expected one per label {labels}.")
-            spacing = _spacing_xy(image)
+            spacing = _spacing_xy(image) or _fallback_spacing(spacing_mm, path)
             overlay = render_landmark_overlay(image, points, overlay_max_side)
         except Exception as error:  # noqa: BLE001 - reported per file or raised naming the file
             if not skip_failures:

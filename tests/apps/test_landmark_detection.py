@@ -6,6 +6,7 @@ errors; loading the network."""
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -19,6 +20,7 @@ from ld_monai.data import write_radiograph_dicom
 from ld_monai.apps.landmark_detection import (
     detect_landmarks,
     load_landmark_network,
+    read_landmark_datalist,
     read_landmark_template,
     refine_landmark_template,
 )
@@ -68,6 +70,38 @@ def test_table_in_px_and_mm(images, tmp_path):
     assert [float(r["confidence"]) for r in rows[:2]] == [0.5, 0.25]
     assert sorted(p.name for p in (tmp_path / "out" / "overlays").iterdir()) == ["plain.png", "scan.png", "vol.png"]
     assert result.failed == {}
+
+
+@pytest.mark.parametrize("given", ["number", "per file"])
+def test_spacing_for_files_without_one(images, tmp_path, given):
+    """``spacing_mm`` gives the PNG its mm; the DICOM and the NIfTI keep their own spacing."""
+    spacing = 0.25 if given == "number" else {images[0]: 0.25, images[1]: 9.0}
+    result = detect_landmarks(FixedPoints(), "the template", images, tmp_path / "out", ["a", "b"], progress=False,
+                              spacing_mm=spacing)
+    got = {(r["image"], r["label"]): r for r in read_rows(result.landmarks_csv)}
+    assert (float(got["plain", "b"]["x_mm"]), float(got["plain", "b"]["y_mm"])) == pytest.approx((7.5, 0.625))
+    assert (float(got["scan", "b"]["x_mm"]), float(got["scan", "b"]["y_mm"])) == pytest.approx((15.0, 0.5))
+
+
+def test_landmark_datalist(tmp_path):
+    (tmp_path / "data").mkdir()
+    datalist = {"landmarks": "table.csv", "reference_annotator": "mean",
+                "training": [{"image": "../img/001.png", "name": "001", "spacing_mm": 0.3}],
+                "validation": [{"image": "../img/002.png", "name": "002"}], "test": []}
+    path = tmp_path / "data" / "datalist.json"
+    path.write_text(json.dumps(datalist))
+    read = read_landmark_datalist(path)
+    first, second = str(tmp_path / "img" / "001.png"), str(tmp_path / "img" / "002.png")
+    assert read.images == [first, second] and read.spacing_mm == {first: 0.3}
+    assert read.landmarks == str(tmp_path / "data" / "table.csv") and read.reference_annotator == "mean"
+    assert read_landmark_datalist(path, ["test"]).images == []
+    with pytest.raises(ValueError, match="no split"):
+        read_landmark_datalist(path, ["Test1"])
+    path.write_text(json.dumps({"training": []}))
+    with pytest.raises(ValueError, match="not a landmark datalist"):
+        read_landmark_datalist(path)
+    with pytest.raises(FileNotFoundError, match="prepare isbi2015"):
+        read_landmark_datalist(tmp_path / "missing.json")
 
 
 def test_failures_are_skipped_or_raised(images, tmp_path):

@@ -19,6 +19,7 @@ import torch
 from monai.bundle import ConfigParser, run, verify_metadata
 from PIL import Image
 
+from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.data import landmark_array, read_landmark_table, write_radiograph_dicom
 from ld_monai.inferers import LandmarkTemplate, TemplateRefinement, template_refinement
 from ld_monai.metrics import radial_errors
@@ -115,6 +116,39 @@ def test_inference_then_evaluation(settings):
     assert float(table[-1]["mre_mm"]) == pytest.approx(np.nanmean(mm))
 
 
+def test_isbi2015_datalist_in_mm(settings, data_dir, tmp_path):
+    """A prepared ISBI 2015 datalist gives the files, the table of the doctors' mean and the 0.3 mm spacing of
+    PNGs that carry none: the evaluation reports mm against the mean."""
+    isbi = data_dir / "ceph" / "ISBI2015"
+    raw = tmp_path / "raw"
+    (raw / "images").mkdir(parents=True)
+    for image_id in ("125", "002", "003"):
+        (raw / "images" / f"{image_id}.png").symlink_to(isbi / "images" / f"{image_id}.png")
+    (raw / "landmarks.csv").symlink_to(isbi / "landmarks.csv")
+    datalist = prepare_dataset("isbi2015", raw, tmp_path / "prepared", val_fraction=0.0)
+    table_settings = ("template_landmarks", "template_annotator")  # from the datalist
+    overrides = {key: value for key, value in settings.items() if key not in table_settings}
+    overrides.update(input_dir=None, datalist=str(datalist), template_image=str(isbi / "images" / "125.png"),
+                     output_dir=str(tmp_path / "run"))
+    run_config(["inference.json"], **overrides)
+    run_config(["inference.json", "evaluate.json"], **overrides)
+    with open(tmp_path / "run" / "landmarks.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({r["image"] for r in rows}) == ["002", "003", "125"]
+    for row in rows:
+        assert (float(row["x_mm"]), float(row["y_mm"])) == pytest.approx((float(row["x_px"]) * 0.3,
+                                                                          float(row["y_px"]) * 0.3))
+    summary = json.loads((tmp_path / "run" / "eval" / "metrics_summary.json").read_text())
+    assert summary["excluded"] == ["125"] and summary["mm"]["num_images"] == 2
+    labels = [f"l{k}" for k in range(1, 20)]
+    predicted = {(r["image"], r["label"]): (float(r["x_px"]), float(r["y_px"])) for r in rows}
+    pred = np.array([[predicted[(i, label)] for label in labels] for i in ("002", "003")])
+    mean = read_landmark_table(tmp_path / "prepared" / "landmarks.csv", annotator="mean")
+    errors = radial_errors(pred, landmark_array(mean, ["002", "003"], labels), spacing=(0.3, 0.3))
+    assert summary["mm"]["mre"] == pytest.approx(errors.mean())
+    assert summary["mm"]["sdr"]["4"] == pytest.approx((errors <= 4).mean())
+
+
 REFINEMENT = {"adapt_rounds": 2, "adapt_fraction": 0.5, "self_train_fraction": 0.75, "self_train_max_images": 3,
               "self_train_radius": 16, "direction_temperature": 5.0, "direction_steps": 2,
               "direction_learning_rate": 0.1, "direction_pull": 0.01}
@@ -176,5 +210,5 @@ def test_metadata_valid_against_2024_schema(data_dir):
         pytest.skip(f"schema copy not found at {schema}")
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
     meta = json.loads((CONFIGS / "metadata.json").read_text())
-    assert meta["version"] == "0.6.0" and meta["version"] in meta["changelog"]
+    assert meta["version"] == "0.7.0" and meta["version"] in meta["changelog"]
     assert not (CONFIGS / "train.json").exists()  # one-shot: the only training is LD pretraining

@@ -1,5 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Public segmentation datasets as MONAI datalists (``out_dir/datalist.json``), for transfer and evaluation.
+"""Public segmentation and landmark datasets as MONAI datalists (``out_dir/datalist.json``), for transfer and
+evaluation.
 
 ``prepare_dataset(name, raw_dir, out_dir)`` reads a raw download (never modified), writes the files that must be
 derived (binary 0/255 PNG labels, field-of-view masks, converted images) under ``out_dir/derived/`` and the
@@ -12,7 +13,9 @@ datalist atomically::
 Paths are relative to the datalist's folder (POSIX separators). Structure keys: ``vessel``, ``disc``, ``cup``,
 ``lung``, ``heart``, ``clavicle``; ``mask`` is the field of view (fundus sets). Labels are one channel of {0, 255}
 or {0, 1} in PNG, GIF or TIFF: load them with ``LoadImaged(..., reader="PILReader")`` (ITK cannot read GIF).
-Validation is a seeded fraction of the official training part. See ``docs/datasets.md``.
+Validation is a seeded fraction of the official training part. Landmark datasets (``isbi2015``) have no structures;
+their datalist names a landmark table (``landmarks``), its ``labels`` and ``reference_annotator``, and each entry its
+``spacing_mm``. See ``docs/datasets.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ld_monai.apps.prepare.drishti_gs1 import prepare_drishti_gs1
 from ld_monai.apps.prepare.drive import prepare_drive
 from ld_monai.apps.prepare.hrf import prepare_hrf
 from ld_monai.apps.prepare.idrid_od import prepare_idrid_od
+from ld_monai.apps.prepare.isbi2015 import prepare_isbi2015
 from ld_monai.apps.prepare.jsrt import prepare_jsrt
 from ld_monai.apps.prepare.montgomery import prepare_montgomery
 from ld_monai.apps.prepare.shenzhen import prepare_shenzhen
@@ -46,6 +50,7 @@ DATASETS: dict[str, Preparer] = {
     "montgomery": prepare_montgomery,
     "shenzhen": prepare_shenzhen,
     "cxr_lungs": prepare_cxr_lungs,
+    "isbi2015": prepare_isbi2015,
 }
 
 

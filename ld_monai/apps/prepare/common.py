@@ -49,6 +49,7 @@ __all__ = [
     "write_png",
     "split_off",
     "count_note",
+    "relative_path",
     "make_entry",
     "make_datalist",
     "write_datalist",
@@ -344,7 +345,8 @@ def count_note(found: int, expected: int, what: str) -> list[str]:
     return [] if found == expected else [f"found {found} {what}; the official release has {expected}."]
 
 
-def _relative(path: Path, out_dir: Path) -> str:
+def relative_path(path: Path, out_dir: Path) -> str:
+    """``path`` relative to ``out_dir``, with POSIX separators (how datalists store paths)."""
     return os.path.relpath(os.path.abspath(path), os.path.abspath(out_dir)).replace(os.sep, "/")
 
 
@@ -432,7 +434,7 @@ def make_datalist(
             missing = [s for s in ordered if s not in item]
             if missing:
                 raise ValueError(f"item {item['name']!r} has no {missing} (entry keys: {list(item)}).")
-            entry = {k: _relative(item[k], out_dir) for k in keys if k in item}
+            entry = {k: relative_path(item[k], out_dir) for k in keys if k in item}
             entry["name"] = item["name"]
             entries.append(entry)
         datalist[split] = entries

@@ -35,7 +35,8 @@ def prepared(data_dir, tmp_path_factory):
 
 def test_datasets_names():
     assert list(DATASETS) == [
-        "drive", "stare", "chase_db1", "hrf", "drishti_gs1", "idrid_od", "jsrt", "montgomery", "shenzhen", "cxr_lungs"
+        "drive", "stare", "chase_db1", "hrf", "drishti_gs1", "idrid_od", "jsrt", "montgomery", "shenzhen", "cxr_lungs",
+        "isbi2015",
     ]
 
 
