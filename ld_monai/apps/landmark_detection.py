@@ -200,7 +200,8 @@ def read_landmark_datalist(path: str | os.PathLike, splits: Sequence[str] = ("tr
         raise ValueError(f"{path} names no landmark table ('landmarks'): not a landmark datalist.")
     missing = [split for split in splits if split not in datalist]
     if missing:
-        splits_there = [key for key, value in datalist.items() if isinstance(value, list) and key not in ("labels", "structures")]
+        splits_there = [key for key, value in datalist.items()
+                        if isinstance(value, list) and key not in ("labels", "structures")]
         raise ValueError(f"{path} has no split {missing}; it has {splits_there}.")
     root = path.parent.resolve()
     images, spacing = [], {}
