@@ -9,6 +9,8 @@
   (:class:`ld_monai.inferers.TemplateRefinement`: adaptation, then self-training);
 * :func:`detect_landmarks`: the template's landmarks in every file, in one ``landmarks.csv`` plus an overlay
   picture per file (:func:`ld_monai.visualize.render_landmark_overlay`);
+* :func:`rank_template_files`: the files ranked as templates without labels, by cycle consistency
+  (:func:`ld_monai.inferers.template_ranking.rank_templates`), in ``template_ranking.csv``;
 * :func:`read_landmark_datalist`: the images, pixel spacings and landmark table of a prepared landmark datalist
   (``ld-monai prepare isbi2015``).
 """
@@ -33,6 +35,7 @@ from ld_monai.data.landmark_table import read_landmark_table, write_landmarks_cs
 from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
 from ld_monai.inferers.landmark_template import LandmarkTemplate
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer
+from ld_monai.inferers.template_ranking import rank_templates
 from ld_monai.inferers.template_refinement import TemplateRefinement
 from ld_monai.networks.state_dict import load_pretrained
 from ld_monai.transforms.radiograph_loading import LoadRadiograph
@@ -44,6 +47,7 @@ __all__ = [
     "LandmarkDatalist",
     "detect_landmarks",
     "load_landmark_network",
+    "rank_template_files",
     "read_landmark_datalist",
     "read_landmark_template",
     "refine_landmark_template",
@@ -298,3 +302,34 @@ def detect_landmarks(inferer: OneShotLandmarkDetector, template, image_files: Se
                                              lambda f: f.write(buffer.getvalue()))
     write_landmarks_csv(result.landmarks_csv, rows)
     return result
+
+
+def rank_template_files(inferer: OneShotLandmarkDetector, image_files: Sequence[str | os.PathLike],
+                        output_dir: str | os.PathLike, num_partners: int = 16, per_side: int = 8,
+                        margin: float = 0.1, tolerance_px: float = 10.0, seed: int = 0,
+                        progress: bool = True) -> Path:
+    """Rank the files as templates without labels (:func:`ld_monai.inferers.template_ranking.rank_templates`:
+    a grid of ``per_side`` x ``per_side`` probes matched into ``num_partners`` of the other files and back) and
+    write ``output_dir/template_ranking.csv`` (``image,rank,cycle_mean_px,cycle_median_px,consistent_fraction``,
+    best first, in the files' pixels); returns its path.
+
+    Raises:
+        ValueError: fewer than two files, two files with the same name.
+    """
+    loader = LoadRadiograph()
+    images = {}
+    for path in tqdm([os.fspath(f) for f in image_files], desc="reading the candidates", unit="file",
+                     disable=not progress):
+        stem = file_stem(path)
+        if stem in images:
+            raise ValueError(f"{path}: its name {stem!r} is already used by another candidate.")
+        images[stem] = loader(path)
+    scores = rank_templates(inferer, images, num_partners=num_partners, per_side=per_side, margin=margin,
+                            tolerance_px=tolerance_px, seed=seed, progress=progress)
+    buffer = io.StringIO()
+    buffer.write("image,rank,cycle_mean_px,cycle_median_px,consistent_fraction\n")
+    for score in scores:
+        buffer.write(f"{score.name},{score.rank},{score.mean_px:.3f},{score.median_px:.3f},"
+                     f"{score.consistent_fraction:.4f}\n")
+    data = buffer.getvalue().encode("utf-8")
+    return atomic_write(Path(output_dir) / "template_ranking.csv", lambda f: f.write(data))

@@ -10,6 +10,8 @@ for Medical Images", arXiv 2108.09440; method spec A9).
   unlabeled images;
 * :class:`OneShotLandmarkDetector`: the protocol of a one-shot detector (``make_template``, ``__call__``), which the
   benchmark's baselines (``benchmarks/landmark_baselines``: NCC, a heatmap regressor) implement too;
+* :func:`rank_templates` (:func:`cycle_errors`, :func:`probe_grid`): candidate templates ranked without labels by
+  cycle consistency;
 * :func:`robust_affine`: the RANSAC affine fit of the inferer's shape check;
 * :func:`fit_landmark_direction`: a landmark's matching direction learned from pseudo-labels (self-training);
 * :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling.
@@ -27,6 +29,7 @@ from ld_monai.inferers.landmark_template import LandmarkTemplate
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
 from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
+from ld_monai.inferers.template_ranking import TemplateScore, cycle_errors, probe_grid, rank_templates
 from ld_monai.inferers.template_refinement import TemplateRefinement, adapt_template, self_train_template
 
 __all__ = [
@@ -35,11 +38,15 @@ __all__ = [
     "OneShotLandmarkDetector",
     "OneShotLandmarkInferer",
     "TemplateRefinement",
+    "TemplateScore",
     "adapt_template",
     "apply_affine",
     "check_template_landmarks",
+    "cycle_errors",
     "fit_affine",
     "fit_landmark_direction",
+    "probe_grid",
+    "rank_templates",
     "refine_subpixel",
     "rescale_points",
     "robust_affine",

@@ -149,6 +149,19 @@ def test_isbi2015_datalist_in_mm(settings, data_dir, tmp_path):
     assert summary["mm"]["sdr"]["4"] == pytest.approx((errors <= 4).mean())
 
 
+def test_rank_templates(settings, tmp_path):
+    """rank_templates.json ranks the searched files without a template: one row per file, best first."""
+    overrides = {key: value for key, value in settings.items() if not key.startswith("template")}
+    overrides.update(output_dir=str(tmp_path), rank_partners=2, rank_grid=3)
+    run_config(["inference.json", "rank_templates.json"], **overrides)
+    with open(tmp_path / "template_ranking.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["image"] for r in rows) == sorted(QUERIES + [DICOM_ID])
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
+    means = [float(r["cycle_mean_px"]) for r in rows]
+    assert means == sorted(means) and all(0 <= float(r["consistent_fraction"]) <= 1 for r in rows)
+
+
 REFINEMENT = {"adapt_rounds": 2, "adapt_fraction": 0.5, "self_train_fraction": 0.75, "self_train_max_images": 3,
               "self_train_radius": 16, "direction_temperature": 5.0, "direction_steps": 2,
               "direction_learning_rate": 0.1, "direction_pull": 0.01}
