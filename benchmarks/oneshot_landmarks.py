@@ -1,9 +1,14 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """One-shot landmark detection: LD embedding matching against two baselines, on the Hamedan cephalograms (19
-landmarks) or the Drishti-GS1 optic disc centres.
+landmarks), the ISBI 2015 cephalometric training images (19 landmarks, in mm) or the Drishti-GS1 optic disc centres.
 
 ``--dataset hamedan``: one template image with its 19 landmarks (annotator ``--annotator``), every other image a
-query; the two annotators' disagreement is reported as the floor. ``--dataset drishti``: the template is the first
+query; the two annotators' disagreement is reported as the floor. ``--dataset isbi2015``: the same on the 150
+ISBI 2015 training images as ``ld-monai prepare isbi2015`` prepares them (default template 125, the published
+one-shot template; reference: the mean of the two doctors; errors also in mm, SDR within 2, 2.5, 3 and 4 mm);
+``--json`` writes the record of ``--record_method`` (default ``ld_self_trained_crossfit``, the strict protocol:
+the template is refined on the other half of the queries, nothing is learned from the images it searches).
+``--dataset drishti``: the template is the first
 image of the official training split, the queries are the test split. Methods, run side by side on the same
 images:
 
@@ -41,6 +46,8 @@ Example::
     python benchmarks/oneshot_landmarks.py --checkpoint "runs/ceph/checkpoints/checkpoint_epoch=6.pt"
     python benchmarks/oneshot_landmarks.py --checkpoint "runs/ceph/checkpoints/checkpoint_epoch=6.pt" \
         --methods ld_self_trained_crossfit --template 001 016 027 043 059 073 085 101 121 139
+    python benchmarks/oneshot_landmarks.py --dataset isbi2015 --template 125 --checkpoint \
+        "runs/ld_isbi/checkpoints/checkpoint_epoch=6.pt" --json docs/results/oneshot_isbi.json
     python benchmarks/oneshot_landmarks.py --dataset drishti --template_flip \
         --checkpoint "runs/drishti/checkpoints/checkpoint_epoch=3.pt"
 """
@@ -64,6 +71,7 @@ from monai.transforms import LoadImage
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.data import landmark_array, read_landmark_table
 from ld_monai.inferers import OneShotLandmarkDetector, OneShotLandmarkInferer, TemplateRefinement
 from ld_monai.metrics import mean_radial_error, radial_errors, success_detection_rates
@@ -74,6 +82,7 @@ from landmark_baselines import NCCTemplateMatcher, SingleTemplateHeatmapRegresso
 
 REPO = Path(__file__).resolve().parents[1]
 RADII = (10, 20, 30, 40)
+RADII_MM = (2.0, 2.5, 3.0, 4.0)
 IMAGENET = (torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
 
@@ -91,6 +100,8 @@ class Task:
     image_size: tuple[int, int]
     ncc_patch: int
     floor: dict | None
+    labels: list[str]
+    spacing_mm: float | None = None
 
 
 def hamedan_task(args, data_dir: Path, template_id: str) -> Task:
@@ -109,7 +120,32 @@ def hamedan_task(args, data_dir: Path, template_id: str) -> Task:
     load = LoadRadiograph()
     return Task(load(folder / "images" / f"{template_id}.png"), landmark_array(table, [template_id], labels)[0],
                 [folder / "images" / f"{i}.png" for i in queries], landmark_array(table, queries, labels), load, 1,
-                lambda x: (x - 0.5) / 0.5, (256, 256), 65, floor)
+                lambda x: (x - 0.5) / 0.5, (256, 256), 65, floor, labels)
+
+
+def isbi2015_task(args, data_dir: Path, template_id: str, out: Path) -> Task:
+    """Template ``template_id`` and every other ISBI 2015 training image, as ``ld-monai prepare isbi2015`` prepares
+    them (into ``out/isbi2015_data``): the doctors' mean as the reference, their disagreement as the floor, mm."""
+    datalist_path = prepare_dataset("isbi2015", data_dir / "ceph" / "ISBI2015", out / "isbi2015_data")
+    datalist = json.loads(datalist_path.read_text(encoding="utf-8"))
+    entries = {e["name"]: e for split in ("training", "validation") for e in datalist[split]}
+    spacings = {e["spacing_mm"] for e in entries.values()}
+    if len(spacings) != 1:
+        raise SystemExit(f"the ISBI 2015 images have several pixel spacings {sorted(spacings)}.")
+    labels, table = datalist["labels"], datalist_path.parent / datalist["landmarks"]
+    reference = read_landmark_table(table, annotator=datalist["reference_annotator"])
+    ids = sorted(i for i in entries if i in reference)
+    if template_id not in ids:
+        raise SystemExit(f"template {template_id} not among the ISBI 2015 training images with landmarks.")
+    queries = [i for i in ids if i != template_id][: args.limit or None]
+    senior, junior = (read_landmark_table(table, annotator=who) for who in ("senior", "junior"))
+    floor = mean_radial_error(radial_errors(landmark_array(senior, ids, labels), landmark_array(junior, ids, labels)))
+    floor["num_images"] = len(ids)
+    load = LoadRadiograph()
+    image = lambda i: datalist_path.parent / entries[i]["image"]  # noqa: E731
+    return Task(load(image(template_id)), landmark_array(reference, [template_id], labels)[0],
+                [image(i) for i in queries], landmark_array(reference, queries, labels), load, 1,
+                lambda x: (x - 0.5) / 0.5, (256, 256), 65, floor, labels, spacings.pop())
 
 
 def drishti_task(args, data_dir: Path) -> Task:
@@ -129,7 +165,8 @@ def drishti_task(args, data_dir: Path) -> Task:
     return Task(load(folder / "Training" / "images" / f"{template_id}.png"),
                 landmark_array(rows, [template_id], ["landmark"])[0],
                 [folder / "Test" / "images" / f"{i}.png" for i in queries], landmark_array(rows, queries, ["landmark"]),
-                load, 3, lambda x: (x - IMAGENET[0].to(x.device)) / IMAGENET[1].to(x.device), (256, 304), 161, None)
+                load, 3, lambda x: (x - IMAGENET[0].to(x.device)) / IMAGENET[1].to(x.device), (256, 304), 161, None,
+                ["landmark"])
 
 
 def intensity(image: torch.Tensor) -> torch.Tensor:
@@ -282,15 +319,26 @@ def evaluate(args, task: Task, out: Path, suffix: str = "") -> dict:
         results[name] = {"mre": mre, "sdr": sdr, "seconds_per_image": float(np.median(seconds[name]))}
         if name in adapt_seconds:
             results[name]["adapt_seconds"] = adapt_seconds[name]
-        rates = " | ".join(f"{100 * sdr['overall'][r]:.1f}" for r in RADII)
-        rows.append(f"| {name} | {mre['mre']:.1f} ± {mre['std']:.1f} | {mre['median']:.1f} | {rates} | "
-                    f"{np.median(seconds[name]):.2f} |")
-    header = ("| method | MRE (px) | median (px) | " + " | ".join(f"≤ {r} px (%)" for r in RADII)
-              + " | s / image |\n|---|---|---|" + "---|" * len(RADII) + "---|")
+        cells = [f"{mre['mre']:.1f} ± {mre['std']:.1f}", f"{mre['median']:.1f}"]
+        cells += [f"{100 * sdr['overall'][r]:.1f}" for r in RADII]
+        if task.spacing_mm:
+            errors_mm = errors * task.spacing_mm
+            mm = {"mre": mean_radial_error(errors_mm), "sdr": success_detection_rates(errors_mm, RADII_MM)}
+            results[name]["mm"] = mm
+            cells += [f"{mm['mre']['mre']:.2f} ± {mm['mre']['std']:.2f}"]
+            cells += [f"{100 * mm['sdr']['overall'][r]:.1f}" for r in RADII_MM]
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {np.median(seconds[name]):.2f} |")
+    columns = ["MRE (px)", "median (px)"] + [f"≤ {r} px (%)" for r in RADII]
+    if task.spacing_mm:
+        columns += ["MRE (mm)"] + [f"≤ {r:g} mm (%)" for r in RADII_MM]
+    header = "| method | " + " | ".join(columns) + " | s / image |\n|---|" + "---|" * (len(columns) + 1)
     lines = [header] + rows
     if task.floor:
-        lines.append(f"| inter-annotator ({task.floor['num_images']} images) | {task.floor['mre']:.1f} ± "
-                     f"{task.floor['std']:.1f} | {task.floor['median']:.1f} |" + " |" * len(RADII) + " |")
+        cells = [f"{task.floor['mre']:.1f} ± {task.floor['std']:.1f}", f"{task.floor['median']:.1f}"]
+        cells += [""] * len(RADII)
+        if task.spacing_mm:
+            cells += [f"{task.floor['mre'] * task.spacing_mm:.2f}"] + [""] * len(RADII_MM)
+        lines.append(f"| inter-annotator ({task.floor['num_images']} images) | " + " | ".join(cells) + " | |")
         results["inter_annotator"] = task.floor
     size = args.image_size or task.image_size
     text = (f"{args.dataset}{suffix}: {len(task.query_files)} queries, network input {size[0]} x {size[1]}\n\n"
@@ -309,9 +357,48 @@ def evaluate(args, task: Task, out: Path, suffix: str = "") -> dict:
     return results
 
 
-def summarise_templates(per_template: dict[str, dict], out: Path) -> None:
+def seconds_per_image(result: dict, num_queries: int) -> float:
+    """A method's seconds per searched image, its refinement shared out over the queries."""
+    return result["seconds_per_image"] + result.get("adapt_seconds", 0.0) / max(num_queries, 1)
+
+
+def write_record(args, task: Task, results: dict, template_id: str, path: Path) -> None:
+    """The result of record of a dataset in mm (``--json``): ``--record_method``'s MRE, SDR and per-landmark MRE,
+    its seconds per image (refinement included), the other methods' MRE and SDR as controls, and the command."""
+    if not task.spacing_mm:
+        raise SystemExit(f"--json needs a dataset in mm (isbi2015), not {args.dataset}.")
+    if args.record_method not in results:
+        raise SystemExit(f"--record_method {args.record_method} is not among --methods {args.methods}.")
+
+    def in_mm(result: dict) -> dict:
+        mm = result["mm"]
+        return {"mre_mm": mm["mre"]["mre"], "sdr_mm": {f"{r:g}": mm["sdr"]["overall"][r] for r in RADII_MM}}
+
+    chosen = results[args.record_method]
+    strict = args.record_method.endswith("_crossfit") or args.record_method not in ("ld_adapted", "ld_self_trained")
+    record = {
+        "protocol": f"template {template_id}, queries the {len(task.query_files)} other {args.dataset} training "
+        f"images, reference the mean of the two doctors, {task.spacing_mm:g} mm/pixel; method {args.record_method} "
+        + ("(strict: nothing learned from the searched images)" if strict else
+           "(test-time adaptation: refined on the searched images, unlabeled)"),
+        **in_mm(chosen),
+        "per_landmark_mre_mm": dict(zip(task.labels, chosen["mm"]["mre"]["per_landmark"])),
+        "seconds_per_image": seconds_per_image(chosen, len(task.query_files)),
+        "controls": {name: in_mm(result) for name, result in results.items()
+                     if name not in (args.record_method, "inter_annotator")},
+        "inter_annotator_mre_mm": task.floor["mre"] * task.spacing_mm,
+        "network_input": list(args.image_size or task.image_size),
+        "checkpoint": args.checkpoint,
+        "command": shlex.join(["python", *sys.argv]),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"record: {path}")
+
+
+def summarise_templates(args, per_template: dict[str, dict], out: Path) -> None:
     """Each method's MRE and rate within 20 px per template, with their mean ± standard deviation over the
-    templates: ``oneshot_hamedan_templates.md`` and ``.json``."""
+    templates: ``oneshot_<dataset>_templates.md`` and ``.json``."""
     ids = list(per_template)
     methods = [name for name in per_template[ids[0]] if name != "inter_annotator"]
     summary, lines = {}, ["| method | " + " | ".join(ids) + " | mean ± std |", "|---|" + "---|" * (len(ids) + 1)]
@@ -325,18 +412,18 @@ def summarise_templates(per_template: dict[str, dict], out: Path) -> None:
                      + f" | {within.mean():.1f} ± {within.std():.1f} |")
         lines.append(f"| {name}: MRE (px) | " + " | ".join(f"{v:.1f}" for v in mre)
                      + f" | {mre.mean():.1f} ± {mre.std():.1f} |")
-    text = f"hamedan: {len(ids)} templates, each against the other images\n\n" + "\n".join(lines) + "\n"
+    text = f"{args.dataset}: {len(ids)} templates, each against the other images\n\n" + "\n".join(lines) + "\n"
     print(text)
-    (out / "oneshot_hamedan_templates.md").write_text(text, encoding="utf-8")
-    (out / "oneshot_hamedan_templates.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    (out / f"oneshot_{args.dataset}_templates.md").write_text(text, encoding="utf-8")
+    (out / f"oneshot_{args.dataset}_templates.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", choices=["hamedan", "drishti"], default="hamedan")
+    parser.add_argument("--dataset", choices=["hamedan", "isbi2015", "drishti"], default="hamedan")
     parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", str(REPO.parent / "shared" / "data")))
-    parser.add_argument("--template", nargs="+", default=["001"], help="Hamedan template image id(s); several: "
-                        "each in turn, with a summary over them")
+    parser.add_argument("--template", nargs="+", help="template image id(s) (default: 001 for Hamedan, 125 for ISBI "
+                        "2015); several: each in turn, with a summary over them")
     parser.add_argument("--annotator", default="Dr_farhadifar", help="Hamedan reference annotator")
     parser.add_argument("--checkpoint", help="LD checkpoint of ld_pretraining (e.g. the last epoch's)")
     parser.add_argument("--padding_mode", default="zeros", choices=["zeros", "reflect", "replicate"],
@@ -364,17 +451,31 @@ def main() -> None:
     parser.add_argument("--heatmap_iterations", type=int, default=300)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N queries (0: all)")
     parser.add_argument("--output_dir", default=str(REPO / "runs" / "oneshot_landmarks"))
+    parser.add_argument("--json", help="isbi2015: write the result of record of --record_method here (one template)")
+    parser.add_argument("--record_method", default="ld_self_trained_crossfit")
     args = parser.parse_args()
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(args.data_dir)
     if args.dataset == "drishti":
-        evaluate(args, drishti_task(args, Path(args.data_dir)), out)
-    elif len(args.template) == 1:
-        evaluate(args, hamedan_task(args, Path(args.data_dir), args.template[0]), out)
+        evaluate(args, drishti_task(args, data_dir), out)
+        return
+    args.template = args.template or ["125" if args.dataset == "isbi2015" else "001"]
+    if args.dataset == "isbi2015":
+        task = lambda template: isbi2015_task(args, data_dir, template, out)  # noqa: E731
     else:
-        summarise_templates({template: evaluate(args, hamedan_task(args, Path(args.data_dir), template), out,
-                                                f"_template_{template}") for template in args.template}, out)
+        task = lambda template: hamedan_task(args, data_dir, template)  # noqa: E731
+    if len(args.template) == 1:
+        chosen = task(args.template[0])
+        results = evaluate(args, chosen, out)
+        if args.json:
+            write_record(args, chosen, results, args.template[0], Path(args.json))
+    else:
+        if args.json:
+            raise SystemExit("--json records one template.")
+        summarise_templates(args, {template: evaluate(args, task(template), out, f"_template_{template}")
+                                   for template in args.template}, out)
     print(f"results: {out}")
 
 
