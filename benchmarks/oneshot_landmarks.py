@@ -22,6 +22,9 @@ images:
 * ``ld_self_trained``, ``ld_self_trained_crossfit``: ``ld_adapted`` (``_crossfit``) followed by
   :func:`ld_monai.inferers.self_train_template` on the same unlabeled queries (the bundle's run: both steps of
   :class:`ld_monai.inferers.TemplateRefinement`);
+* ``ld_c2f``, ``ld_c2f_self_trained``, ``ld_c2f_self_trained_crossfit``: ``ld`` (self-trained, cross-fitted)
+  refined at ``--fine_image_size`` (default twice ``--image_size``) around the landmarks found at ``--image_size``
+  (:class:`ld_monai.inferers.CoarseToFineLandmarkInferer`; each resolution's template refined by its own matches);
 * ``ld_embedding``: ``ld`` on the 32-D LD embedding alone (the paper's descriptor);
 * ``ld_no_shape``: ``ld`` without the shape check (each landmark matched on its own);
 * ``ld_uniform``: ``ld`` with uniform (box) windows instead of center-sensitive ones;
@@ -73,7 +76,12 @@ from tqdm import tqdm
 
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.data import landmark_array, read_landmark_table
-from ld_monai.inferers import OneShotLandmarkDetector, OneShotLandmarkInferer, TemplateRefinement
+from ld_monai.inferers import (
+    CoarseToFineLandmarkInferer,
+    OneShotLandmarkDetector,
+    OneShotLandmarkInferer,
+    TemplateRefinement,
+)
 from ld_monai.metrics import mean_radial_error, radial_errors, success_detection_rates
 from ld_monai.networks import HypercolumnEmbedding, LocalDiscriminationNet, load_pretrained
 from ld_monai.transforms import LoadRadiograph
@@ -217,6 +225,9 @@ def build_methods(args, task: Task) -> tuple[dict[str, Method], dict]:
         "ld_no_shape": ("ld", "hypercolumn", {"alignment_radius": None}),
         "ld_uniform": ("ld", "hypercolumn", {}),
         "random_init": ("random", "hypercolumn", {}),
+        "ld_c2f": ("ld", "hypercolumn", {}),
+        "ld_c2f_self_trained": ("ld", "hypercolumn", {}),
+        "ld_c2f_self_trained_crossfit": ("ld", "hypercolumn", {}),
     }
     networks = {}
     for name, (weights, descriptor, options) in ld_variants.items():
@@ -243,21 +254,35 @@ def build_methods(args, task: Task) -> tuple[dict[str, Method], dict]:
         if name == "ld_uniform":  # box windows: the bell made flat
             inferer.coarse_pool.bell.fill_(1.0 / args.coarse_window)
             inferer.fine_pool.bell.fill_(1.0 / args.fine_window)
-        own = inferer.make_template(template, points)
+        detector = inferer
+        if name.startswith("ld_c2f"):  # refined at a higher resolution around the landmarks found at this one
+            size = args.image_size or task.image_size
+            fine = OneShotLandmarkInferer(
+                HypercolumnEmbedding(network), image_size=args.fine_image_size or [2 * side for side in size],
+                coarse_window=args.coarse_window, fine_window=args.fine_window, search_radius=args.search_radius,
+                template_scales=args.template_scales, template_flip=args.template_flip, normalize=task.normalize,
+                **settings)
+            detector = CoarseToFineLandmarkInferer(inferer, fine)
+        own = detector.make_template(template, points)
         templates = [own]
-        if name.startswith(("ld_adapted", "ld_self_trained")):
+        if "adapted" in name or "self_trained" in name:
             # the template refined on all queries, unlabeled (the bundle's run); *_crossfit: on the other half of the
             # queries only (even / odd), so that no query helps find its own landmarks
             folds = [list(range(len(task.query_files)))] if not name.endswith("_crossfit") else [
                 list(range(1, len(task.query_files), 2)), list(range(0, len(task.query_files), 2))]
             refinement = TemplateRefinement(adapt_rounds=args.adapt_rounds, adapt_fraction=args.adapt_fraction,
                                             self_train_fraction=args.self_train_fraction
-                                            if name.startswith("ld_self_trained") else 0.0)
+                                            if "self_trained" in name else 0.0)
             start = time.time()
-            templates = [refinement(inferer, own, [task.query_files[i] for i in fold], load=task.load, progress=True)
-                         for fold in folds]
+            templates = []
+            for fold in folds:
+                images = [task.query_files[i] for i in fold]
+                if isinstance(detector, CoarseToFineLandmarkInferer):
+                    templates.append(detector.refine(refinement, own, images, load=task.load, progress=True))
+                else:
+                    templates.append(refinement(inferer, own, images, load=task.load, progress=True))
             adapt_seconds[name] = time.time() - start
-        methods[name] = Method(inferer, templates)
+        methods[name] = Method(detector, templates)
     if "template_copy" in args.methods:
         copy = TemplateCopy()
         methods["template_copy"] = Method(copy, [copy.make_template(template, points)])
@@ -375,7 +400,8 @@ def write_record(args, task: Task, results: dict, template_id: str, path: Path) 
         return {"mre_mm": mm["mre"]["mre"], "sdr_mm": {f"{r:g}": mm["sdr"]["overall"][r] for r in RADII_MM}}
 
     chosen = results[args.record_method]
-    strict = args.record_method.endswith("_crossfit") or args.record_method not in ("ld_adapted", "ld_self_trained")
+    refined = "adapted" in args.record_method or "self_trained" in args.record_method
+    strict = args.record_method.endswith("_crossfit") or not refined
     record = {
         "protocol": f"template {template_id}, queries the {len(task.query_files)} other {args.dataset} training "
         f"images, reference the mean of the two doctors, {task.spacing_mm:g} mm/pixel; method {args.record_method} "
@@ -434,6 +460,8 @@ def main() -> None:
                                                          "heatmap"])
     parser.add_argument("--image_size", type=int, nargs=2, help="network input (H, W): the pretraining's size; default "
                         "256 x 256 for Hamedan, 256 x 304 for Drishti-GS1")
+    parser.add_argument("--fine_image_size", type=int, nargs=2, help="ld_c2f*: network input (H, W) of the fine "
+                        "matcher, which refines the landmarks found at --image_size (default: twice it)")
     parser.add_argument("--coarse_window", type=int, default=33)
     parser.add_argument("--fine_window", type=int, default=13)
     parser.add_argument("--search_radius", type=int, default=12)

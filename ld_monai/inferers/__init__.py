@@ -5,6 +5,8 @@ for Medical Images", arXiv 2108.09440; method spec A9).
 
 * :class:`OneShotLandmarkInferer`: LD's center-sensitive embedding matching, stateless: ``make_template`` gives a
   :class:`LandmarkTemplate`, ``inferer(image, template)`` finds its landmarks;
+* :class:`CoarseToFineLandmarkInferer` (:class:`MultiScaleTemplate`): a low-resolution matcher's landmarks refined
+  by a high-resolution one's fine stage;
 * :class:`LandmarkTemplate`: the template's landmark embeddings, projection, layout, channels and modality;
 * :class:`TemplateRefinement` (:func:`adapt_template`, :func:`self_train_template`): a new template refined on
   unlabeled images;
@@ -22,6 +24,7 @@ application: :mod:`ld_monai.apps.landmark_detection`.
 
 from __future__ import annotations
 
+from ld_monai.inferers.coarse_to_fine import CoarseToFineLandmarkInferer, MultiScaleTemplate
 from ld_monai.inferers.flip_averaging import FlipAveragingInferer
 from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
 from ld_monai.inferers.landmark_direction import fit_landmark_direction
@@ -33,8 +36,10 @@ from ld_monai.inferers.template_ranking import TemplateScore, cycle_errors, prob
 from ld_monai.inferers.template_refinement import TemplateRefinement, adapt_template, self_train_template
 
 __all__ = [
+    "CoarseToFineLandmarkInferer",
     "FlipAveragingInferer",
     "LandmarkTemplate",
+    "MultiScaleTemplate",
     "OneShotLandmarkDetector",
     "OneShotLandmarkInferer",
     "TemplateRefinement",

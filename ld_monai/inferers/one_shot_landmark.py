@@ -246,9 +246,10 @@ class OneShotLandmarkInferer:
         crops = torch.stack([padded[:, y : y + side, x : x + side] for x, y in centres])
         return l2_normalize(self.fine_pool.average(crops, padding=False), dim=1)
 
-    def _fine_stage(self, embedding: torch.Tensor, coarse, fine_vectors: torch.Tensor) -> tuple[list, list]:
-        """Fine and sub-pixel stages of every landmark around its coarse match (x, y): the best fine window within
-        ``search_radius``, then the sub-pixel step (which reaches one pixel further)."""
+    def fine_stage(self, embedding: torch.Tensor, coarse, fine_vectors: torch.Tensor) -> tuple[list, list]:
+        """Fine and sub-pixel stages of every landmark around its coarse match (integer (x, y) in pixels of
+        ``embedding``): the best fine window within ``search_radius``, then the sub-pixel step (which reaches one
+        pixel further). Returns the (x, y) found and their confidences."""
         h, w = embedding.shape[-2:]
         r = self.search_radius
         corners = [(int(x), int(y)) for x, y in coarse]
@@ -279,7 +280,7 @@ class OneShotLandmarkInferer:
             radius = -(-self.alignment_radius // s)
             coarse = np.array([_local_argmax(coarse_map[k], expected[k], radius) or tuple(coarse[k] // s)
                                for k in range(len(coarse))]) * s
-        found, confidence = self._fine_stage(embedding, coarse, template.fine)
+        found, confidence = self.fine_stage(embedding, coarse, template.fine)
         return torch.tensor(found, dtype=torch.float64), confidence
 
     def __call__(self, image: torch.Tensor, template: LandmarkTemplate) -> dict[str, np.ndarray]:
