@@ -1,0 +1,46 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""``benchmarks/oneshot_landmarks.py --dataset isbi2015 --json`` on two real queries: the record's keys, and the
+template-copy control in mm against an independent computation from the landmark table (template 125's points
+scaled to each query, compared with the doctors' mean, times 0.3 mm)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from ld_monai.networks import LocalDiscriminationNet
+
+from ..conftest import REPO
+
+
+def test_isbi_record(data_dir, tmp_path):
+    torch.manual_seed(0)
+    torch.save(LocalDiscriminationNet(in_channels=1, num_clusters=0).state_dict(), tmp_path / "model.pt")
+    record = tmp_path / "oneshot_isbi.json"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "oneshot_landmarks.py"), "--dataset", "isbi2015",
+                    "--data_dir", str(data_dir), "--checkpoint", str(tmp_path / "model.pt"), "--methods",
+                    "ld_c2f_self_trained_crossfit", "template_copy", "--image_size", "64", "64", "--limit", "2",
+                    "--record_method", "ld_c2f_self_trained_crossfit", "--output_dir", str(tmp_path / "out"),
+                    "--json", str(record)], check=True, cwd=REPO)
+    result = json.loads(record.read_text())
+    assert result["protocol"].startswith("template 125, queries the 2 other isbi2015 training images")
+    assert "strict" in result["protocol"] and result["network_input"] == [64, 64]
+    assert set(result["sdr_mm"]) == {"2", "2.5", "3", "4"} and all(0 <= v <= 1 for v in result["sdr_mm"].values())
+    assert list(result["per_landmark_mre_mm"]) == [f"l{k}" for k in range(1, 20)]
+    assert result["seconds_per_image"] > 0 and "python" in result["command"]
+    assert abs(result["inter_annotator_mre_mm"] - 2.3534) < 1e-4  # the 150 images, whatever --limit
+
+    table = {}
+    for line in (tmp_path / "out" / "isbi2015_data" / "landmarks.csv").read_text().splitlines()[1:]:
+        who, image, label, x, y = line.split(",")
+        if who == "mean":
+            table[image, label] = (float(x), float(y))
+    labels = [f"l{k}" for k in range(1, 20)]
+    template = np.array([table["125", label] for label in labels])
+    errors = [np.linalg.norm(template - np.array([table[q, label] for label in labels]), axis=1) * 0.3
+              for q in ("001", "002")]  # every image is 645 x 800: the scaling is the identity
+    assert abs(result["controls"]["template_copy"]["mre_mm"] - np.mean(errors)) < 1e-6
