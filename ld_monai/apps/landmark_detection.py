@@ -304,7 +304,7 @@ def detect_landmarks(inferer: OneShotLandmarkDetector, template, image_files: Se
     return result
 
 
-def rank_template_files(inferer: OneShotLandmarkDetector, image_files: Sequence[str | os.PathLike],
+def rank_template_files(inferer: OneShotLandmarkInferer, image_files: Sequence[str | os.PathLike],
                         output_dir: str | os.PathLike, num_partners: int = 16, per_side: int = 8,
                         margin: float = 0.1, tolerance_px: float = 10.0, seed: int = 0,
                         progress: bool = True) -> Path:

@@ -195,6 +195,11 @@ class OneShotLandmarkInferer:
         step = max(1, len(flat) // 16384)
         return torch.linalg.svd(flat[::step], full_matrices=False).Vh[: self.projection_dim].T.contiguous()
 
+    def descriptors(self, image: torch.Tensor) -> torch.Tensor:
+        """An image's descriptors (1, D, h, w) at ``image_size`` before any template's projection: given to
+        :meth:`make_template` and :meth:`match`, one network pass serves an image as a template and as a query."""
+        return self._embed(check_image(image, "image")[0], self.image_size, None)
+
     def embed(self, image: torch.Tensor, template: LandmarkTemplate) -> torch.Tensor:
         """A query's descriptors (1, D, h, w) at ``image_size``, projected as the template's, after the checks
         against the template (:meth:`LandmarkTemplate.check_query`)."""
@@ -202,16 +207,18 @@ class OneShotLandmarkInferer:
 
     # ---------------------------------------------------------------- template
 
-    def make_template(self, image: torch.Tensor, landmarks) -> LandmarkTemplate:
+    def make_template(self, image: torch.Tensor, landmarks, descriptors: torch.Tensor | None = None
+                      ) -> LandmarkTemplate:
         """The template of an annotated image: its coarse and fine landmark embeddings (averaged over the template
         augmentations) and the projection of its descriptors.
 
-        ``landmarks``: (K, 2) (x, y) in the template's pixels, inside the image.
+        ``landmarks``: (K, 2) (x, y) in the template's pixels, inside the image. ``descriptors``: the image's
+        :meth:`descriptors` when already computed (the network is not run on it again).
         """
         image, modality = check_image(image, "template")
         h0, w0 = image.shape[-2:]
         points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0))
-        unprojected = self._embed(image, self.image_size, None)
+        unprojected = descriptors if descriptors is not None else self._embed(image, self.image_size, None)
         projection = self._fit_projection(unprojected)
         coarse, fine = [], []
         flips = (False, True) if self.template_flip else (False,)
@@ -283,9 +290,15 @@ class OneShotLandmarkInferer:
         found, confidence = self.fine_stage(embedding, coarse, template.fine)
         return torch.tensor(found, dtype=torch.float64), confidence
 
+    def match(self, descriptors: torch.Tensor, template: LandmarkTemplate, image_shape) -> dict[str, np.ndarray]:
+        """:meth:`__call__` on a query's :meth:`descriptors`, the query being ``image_shape`` (H, W) pixels: no
+        network pass, and none of the checks against the template that :meth:`embed` makes."""
+        embedding = self._project(descriptors, template.projection)
+        found, confidence = self.locate(embedding, template)
+        points = rescale_points(found, tuple(embedding.shape[-2:]), tuple(image_shape)[-2:])
+        return {"landmarks": points.numpy(), "confidence": np.asarray(confidence)}
+
     def __call__(self, image: torch.Tensor, template: LandmarkTemplate) -> dict[str, np.ndarray]:
         """(C, H, W) query in [0, 1] -> ``{"landmarks": (K, 2) (x, y) px, "confidence": (K,)}``."""
-        embedding = self.embed(image, template)
-        found, confidence = self.locate(embedding, template)
-        points = rescale_points(found, tuple(embedding.shape[-2:]), tuple(image.shape[-2:]))
-        return {"landmarks": points.numpy(), "confidence": np.asarray(confidence)}
+        image = template.check_query(image)
+        return self.match(self._embed(image, self.image_size, None), template, image.shape)

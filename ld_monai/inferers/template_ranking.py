@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
+from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer
 
 __all__ = ["TemplateScore", "probe_grid", "cycle_errors", "rank_templates"]
 
@@ -48,22 +48,25 @@ def probe_grid(height: int, width: int, per_side: int = 8, margin: float = 0.1) 
     return np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
 
 
-def cycle_errors(inferer: OneShotLandmarkDetector, candidate: torch.Tensor, partners: Sequence[torch.Tensor],
+def cycle_errors(inferer: OneShotLandmarkInferer, candidate: torch.Tensor, partners: Sequence[torch.Tensor],
                  probes: np.ndarray) -> np.ndarray:
     """(P, G) distances in the candidate's pixels between the G ``probes`` and where they come back from each
-    of the P ``partners`` (candidate -> partner -> candidate, the same matcher both ways)."""
-    template = inferer.make_template(candidate, probes)
+    of the P ``partners`` (candidate -> partner -> candidate, the same matcher both ways). Each image's descriptors
+    serve it as template and as query: one network pass per image instead of three per partner."""
+    own = inferer.descriptors(candidate)
+    template = inferer.make_template(candidate, probes, descriptors=own)
     errors = []
     for partner in partners:
-        found = np.asarray(inferer(partner, template)["landmarks"])
+        theirs = inferer.descriptors(partner)
+        found = inferer.match(theirs, template, partner.shape)["landmarks"]
         height, width = partner.shape[-2:]
         found = np.clip(found, 0, [width - 1, height - 1])
-        back = np.asarray(inferer(candidate, inferer.make_template(partner, found))["landmarks"])
-        errors.append(np.linalg.norm(back - probes, axis=1))
+        back = inferer.match(own, inferer.make_template(partner, found, descriptors=theirs), candidate.shape)
+        errors.append(np.linalg.norm(back["landmarks"] - probes, axis=1))
     return np.stack(errors)
 
 
-def rank_templates(inferer: OneShotLandmarkDetector, images: Mapping[str, torch.Tensor], num_partners: int = 16,
+def rank_templates(inferer: OneShotLandmarkInferer, images: Mapping[str, torch.Tensor], num_partners: int = 16,
                    per_side: int = 8, margin: float = 0.1, tolerance_px: float = 10.0, seed: int = 0,
                    progress: bool = True) -> list[TemplateScore]:
     """Every image of ``images`` (name -> (C, H, W) in [0, 1]) scored as a template by :func:`cycle_errors`

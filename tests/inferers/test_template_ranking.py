@@ -30,6 +30,20 @@ def test_a_shifted_copy_is_cycle_consistent(cephalogram, inferer):
     assert np.median(errors) < 0.5 and (errors < 1.0).mean() > 0.9
 
 
+def test_one_pass_per_image_changes_nothing(cephalogram, inferer):
+    """The descriptors reused as template and query give exactly what the inferer's three passes per partner give."""
+    image, _ = cephalogram
+    partners = [torch.roll(image, shifts=(3, -4), dims=(1, 2)), (image * 0.9).clamp(0, 1)]
+    probes = probe_grid(*image.shape[-2:], per_side=5, margin=0.15)
+    template = inferer.make_template(image, probes)
+    expected = []
+    for partner in partners:
+        found = np.clip(inferer(partner, template)["landmarks"], 0, [image.shape[-1] - 1, image.shape[-2] - 1])
+        back = inferer(image, inferer.make_template(partner, found))["landmarks"]
+        expected.append(np.linalg.norm(back - probes, axis=1))
+    np.testing.assert_array_equal(cycle_errors(inferer, image, partners, probes), np.stack(expected))
+
+
 def test_noise_ranks_last(cephalogram, inferer):
     image, _ = cephalogram
     noise = torch.rand(image.shape, generator=torch.Generator().manual_seed(0))

@@ -85,15 +85,16 @@ def _points_from_csv(table: Path) -> dict[str, dict[str, dict[str, tuple[float, 
     return {who: read_landmark_table(table, annotator=who) for who in DOCTORS}
 
 
-def _points_from_txt(files: RawFiles, widths: Mapping[str, int]) -> dict[str, dict[str, dict[str, tuple]]]:
-    """The original release's ``AnnotationsByMD/400_<doctor>/NNN.txt`` in each image's own 0-based pixels."""
+def _points_from_txt(files: RawFiles, spacings: Mapping[str, float]) -> dict[str, dict[str, dict[str, tuple]]]:
+    """The original release's ``AnnotationsByMD/400_<doctor>/NNN.txt`` in each image's own 0-based pixels (the
+    images of ``spacings``, image id -> mm per pixel)."""
     points: dict[str, dict[str, dict[str, tuple]]] = {}
     for who in DOCTORS:
         points[who] = {}
         for path in files.find("[0-9][0-9][0-9].txt", f"ISBI 2015 {who} annotations", within=(f"400_{who}",)):
-            if path.stem not in widths:
+            if path.stem not in spacings:
                 continue
-            scale = widths[path.stem] / ORIGINAL_SIZE[0]
+            scale = ORIGINAL_SPACING_MM / spacings[path.stem]
             lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
             coordinates = [line for line in lines if line][: len(LABELS)]
             if len(coordinates) < len(LABELS):
@@ -156,7 +157,7 @@ def prepare_isbi2015(raw_dir: Path, out_dir: Path, seed: int, val_fraction: floa
     try:
         points = _points_from_csv(files.find("landmarks.csv", "ISBI 2015 landmark table")[0])
     except FileNotFoundError:  # the original release
-        points = _points_from_txt(files, {e["name"]: image_size(e["image"])[0] for e in entries})
+        points = _points_from_txt(files, {e["name"]: e["spacing_mm"] for e in entries})
     notes: list[str] = []
     rows = _landmark_rows(points, sorted(names), notes)
     table = _write_table(rows, out_dir / "landmarks.csv")
