@@ -1,5 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Inferers: test-time flips for segmentation (:class:`FlipAveragingInferer`) and one-shot landmark detection,
+"""Inferers: test-time flips (:class:`FlipAveragingInferer`) and a two-stage crop around a structure
+(:class:`StructureCropInferer`) for segmentation, and one-shot landmark detection,
 which finds the landmarks of one annotated template in new images (Chen et al., "Unsupervised Local Discrimination
 for Medical Images", arXiv 2108.09440; method spec A9).
 
@@ -31,6 +32,7 @@ from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.landmark_template import LandmarkTemplate
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
 from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
+from ld_monai.inferers.structure_crop_inferer import StructureCropInferer
 from ld_monai.inferers.template_landmarks import check_template_landmarks, rescale_points
 from ld_monai.inferers.template_ranking import TemplateScore, cycle_errors, probe_grid, rank_templates
 from ld_monai.inferers.template_refinement import TemplateRefinement, adapt_template, self_train_template
@@ -42,6 +44,7 @@ __all__ = [
     "MultiScaleTemplate",
     "OneShotLandmarkDetector",
     "OneShotLandmarkInferer",
+    "StructureCropInferer",
     "TemplateRefinement",
     "TemplateScore",
     "adapt_template",

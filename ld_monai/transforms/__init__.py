@@ -73,8 +73,10 @@ from ld_monai.transforms.segmentation_presets import (
     segmentation_postprocessing,
     segmentation_preprocessing,
     structure_cleanup,
+    structure_crop_augmentation,
     structures_to_label_map,
 )
+from ld_monai.transforms.structure_crop import RandCropAroundStructured, crop_square, square_around
 from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
 from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from ld_monai.transforms.views import (
@@ -96,6 +98,7 @@ __all__ = [
     "EnsureChannelsDict",
     "ColorJitterParams",
     "RandColorJitter",
+    "RandCropAroundStructured",
     "RandColorJitterd",
     "RandColorJitterD",
     "RandColorJitterDict",
@@ -139,6 +142,9 @@ __all__ = [
     "FillStructureHolesd",
     "NestStructuresd",
     "structure_cleanup",
+    "structure_crop_augmentation",
+    "crop_square",
+    "square_around",
     "native_resolution_outputs",
     "nifti_affine",
     "MODALITIES",

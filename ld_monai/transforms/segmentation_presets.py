@@ -56,11 +56,13 @@ from ld_monai.transforms.labels import CheckSegmentationLabeld
 from ld_monai.transforms.mask_writer import SaveMaskd
 from ld_monai.transforms.radiograph_loading import LoadRadiographd
 from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
+from ld_monai.transforms.structure_crop import RandCropAroundStructured
 
 __all__ = [
     "MODALITIES",
     "segmentation_preprocessing",
     "segmentation_augmentation",
+    "structure_crop_augmentation",
     "segmentation_postprocessing",
     "structure_cleanup",
     "segmentation_inference_outputs",
@@ -215,6 +217,25 @@ def segmentation_augmentation(modality: str, mask_key: str | None = None, intens
         chain.append(RandSpatialCropSamplesd(keys, roi_size=(patch_size, patch_size), num_samples=patches_per_image,
                                              random_size=False))
     return chain
+
+
+def structure_crop_augmentation(structures: Sequence[str], structure: str, side_fraction: float = 0.4,
+                                size: int = 256, jitter: float = 0.05, mask_key: str | None = None) -> list:
+    """The second stage of a cascade (:class:`ld_monai.inferers.StructureCropInferer`) trains on squares of
+    ``side_fraction`` x the image's shorter side around the labelled ``structure`` (one of ``structures``), the
+    centre shifted by up to ``jitter`` x the side (:class:`RandCropAroundStructured`), resized to ``size``: the image
+    anti-aliased bilinear, the labels (and mask) nearest-exact, as in :func:`segmentation_preprocessing`. Goes between
+    the preprocessing and :func:`segmentation_augmentation`."""
+    structures = list(structures)
+    if structure not in structures:
+        raise ValueError(f"cannot crop around {structure!r}: it is not among the structures {structures}.")
+    binary = ["label"] + ([mask_key] if mask_key else [])
+    return [
+        RandCropAroundStructured(["image"] + binary, label_key="label", channel=structures.index(structure),
+                                 side_fraction=side_fraction, jitter=jitter),
+        Resized("image", spatial_size=(size, size), mode="bilinear", anti_aliasing=True),
+        Resized(binary, spatial_size=(size, size), mode="nearest-exact"),
+    ]
 
 
 def structure_cleanup(

@@ -17,7 +17,8 @@ from PIL import Image
 
 from ld_monai.apps.bundles import bundle_configs, export_bundle
 from ld_monai.apps.prepare import prepare_dataset
-from ld_monai.networks import LocalDiscriminationNet
+from ld_monai.inferers import StructureCropInferer
+from ld_monai.networks import LocalDiscriminationNet, TransferSegmentationNet
 
 from ..conftest import REPO
 
@@ -221,3 +222,30 @@ def test_multi_gpu_config_parses_on_top_of_train(exported):
     assert parser.get("train#dataloader#sampler")["_target_"] == "DistributedSampler"
     assert "dist.get_rank() == 0" in parser.get("train#attach_handlers")
     assert parser.get("train#best_frozen_model") is None
+
+
+def test_two_stage_disc_and_cup_on_real_images(exported, data_dir, tmp_path):
+    """``locator_checkpoint``: training sees squares around the labelled disc at ``roi_size``, validation, evaluation
+    and inference the squares around the locator's disc, scored and written in the input's geometry."""
+    datalist = prepare_dataset("drishti_gs1", data_dir / "fundus/Drishti-GS1", tmp_path / "data")
+    n_train = len(json.loads(datalist.read_text())["training"])
+    locator = TransferSegmentationNet(in_channels=3, out_channels=2)
+    torch.save(locator.state_dict(), tmp_path / "locator.pt")
+    bundle, run_dir = exported["optic_disc_segmentation"], tmp_path / "run"
+    two_stage = {"datalist_file": str(datalist), "label_fraction": 2 / n_train, "image_size": 96, "roi_size": 32,
+                 "locator_image_size": 64, "locator_checkpoint": str(tmp_path / "locator.pt")}
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "train.json"))
+    parser.update({**TINY, **two_stage, "output_dir": str(run_dir)})
+    sample = parser.get_parsed_content("train#dataset")[0]
+    assert sample["image"].shape == (3, 32, 32) and sample["label"].shape == (2, 32, 32)
+    inferer = parser.get_parsed_content("inferer")
+    assert isinstance(inferer, StructureCropInferer) and inferer.channel == 0  # around the disc
+    for name, value in locator.state_dict().items():
+        torch.testing.assert_close(inferer.locator.state_dict()[name].cpu(), value)
+
+    run_config(bundle, ["train.json"], run_dir, **two_stage)
+    run_config(bundle, ["train.json", "evaluate.json"], run_dir, **two_stage)
+    n_test = len(json.loads(datalist.read_text())["test"])
+    native = json.loads((run_dir / "eval_test" / "native" / "metrics_summary.json").read_text())
+    assert native["num_images_scored"] == n_test and set(native["dice"]) == {"disc", "cup"}
