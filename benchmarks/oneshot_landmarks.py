@@ -25,6 +25,10 @@ images:
 * ``ld_c2f``, ``ld_c2f_self_trained``, ``ld_c2f_self_trained_crossfit``: ``ld`` (self-trained, cross-fitted)
   refined at ``--fine_image_size`` (default twice ``--image_size``) around the landmarks found at ``--image_size``
   (:class:`ld_monai.inferers.CoarseToFineLandmarkInferer`; each resolution's template refined by its own matches);
+* ``ld_self_trained_crossfit_heatmap``: CC2D's second stage (Yao et al., MICCAI 2021), strict: for each half of
+  the queries, the heatmap network of ``heatmap`` fitted on the template and the other half's pseudo-labels (that
+  half searched by ``ld_self_trained_crossfit``'s template refined on it; ``--pseudo_label_iterations``), then
+  searching this half; its refinement seconds include the pseudo-labels and the fits;
 * ``ld_embedding``: ``ld`` on the 32-D LD embedding alone (the paper's descriptor);
 * ``ld_no_shape``: ``ld`` without the shape check (each landmark matched on its own);
 * ``ld_uniform``: ``ld`` with uniform (box) windows instead of center-sensitive ones;
@@ -209,6 +213,12 @@ class Method:
         return self.detector(self.view(query), self.templates[n % len(self.templates)])["landmarks"]
 
 
+def crossfit_folds(num_queries: int) -> list[list[int]]:
+    """The two halves of the queries (odd, even indices): the template refined on ``folds[k]`` searches the queries
+    ``n`` with ``n % 2 == k`` (:class:`Method`), so no query helps find its own landmarks."""
+    return [list(range(1, num_queries, 2)), list(range(0, num_queries, 2))]
+
+
 def build_methods(args, task: Task) -> tuple[dict[str, Method], dict]:
     """name -> :class:`Method`, each with its templates made from the task's template (and refined); and the seconds
     the refined methods spent refining."""
@@ -268,8 +278,8 @@ def build_methods(args, task: Task) -> tuple[dict[str, Method], dict]:
         if "adapted" in name or "self_trained" in name:
             # the template refined on all queries, unlabeled (the bundle's run); *_crossfit: on the other half of the
             # queries only (even / odd), so that no query helps find its own landmarks
-            folds = [list(range(len(task.query_files)))] if not name.endswith("_crossfit") else [
-                list(range(1, len(task.query_files), 2)), list(range(0, len(task.query_files), 2))]
+            folds = [list(range(len(task.query_files)))] if not name.endswith("_crossfit") else crossfit_folds(
+                len(task.query_files))
             refinement = TemplateRefinement(adapt_rounds=args.adapt_rounds, adapt_fraction=args.adapt_fraction,
                                             self_train_fraction=args.self_train_fraction
                                             if "self_trained" in name else 0.0)
@@ -283,6 +293,23 @@ def build_methods(args, task: Task) -> tuple[dict[str, Method], dict]:
                     templates.append(refinement(inferer, own, images, load=task.load, progress=True))
             adapt_seconds[name] = time.time() - start
         methods[name] = Method(detector, templates)
+    if "ld_self_trained_crossfit_heatmap" in args.methods:
+        name, base = "ld_self_trained_crossfit_heatmap", methods.get("ld_self_trained_crossfit")
+        if base is None:
+            raise SystemExit(f"{name} trains on the pseudo-labels of ld_self_trained_crossfit: add it to --methods.")
+        start = time.time()
+        regressor = SingleTemplateHeatmapRegressor(image_size=args.image_size or task.image_size,
+                                                   iterations=args.pseudo_label_iterations, progress=True)
+        networks = []
+        for fold, template_of_fold in zip(crossfit_folds(len(task.query_files)), base.templates):
+            # the half that fold's template was refined on, pseudo-labelled by it; the other half is searched
+            images = [task.load(task.query_files[i]) for i in tqdm(fold, desc="pseudo-labels")]
+            pseudo = [np.clip(base.detector(image, template_of_fold)["landmarks"], 0,
+                              np.array(image.shape[:0:-1]) - 1) for image in images]
+            networks.append(regressor.fit([intensity(template)] + [intensity(image) for image in images],
+                                          [points] + pseudo))
+        adapt_seconds[name] = adapt_seconds["ld_self_trained_crossfit"] + time.time() - start
+        methods[name] = Method(regressor, networks, intensity)
     if "template_copy" in args.methods:
         copy = TemplateCopy()
         methods["template_copy"] = Method(copy, [copy.make_template(template, points)])
@@ -300,6 +327,7 @@ def build_methods(args, task: Task) -> tuple[dict[str, Method], dict]:
 
 
 COLOURS = {"ld": (0, 220, 0), "ld_adapted": (120, 255, 120), "ld_self_trained": (0, 255, 180),
+           "ld_self_trained_crossfit_heatmap": (255, 140, 0),
            "ld_embedding": (0, 120, 0), "ld_no_shape": (160, 0, 255), "ld_uniform": (0, 160, 255),
            "random_init": (128, 128, 128), "template_copy": (255, 255, 255), "ncc": (255, 60, 60),
            "heatmap": (255, 200, 0)}
@@ -401,7 +429,7 @@ def write_record(args, task: Task, results: dict, template_id: str, path: Path) 
 
     chosen = results[args.record_method]
     refined = "adapted" in args.record_method or "self_trained" in args.record_method
-    strict = args.record_method.endswith("_crossfit") or not refined
+    strict = "_crossfit" in args.record_method or not refined
     record = {
         "protocol": f"template {template_id}, queries the {len(task.query_files)} other {args.dataset} training "
         f"images, reference the mean of the two doctors, {task.spacing_mm:g} mm/pixel; method {args.record_method} "
@@ -477,6 +505,8 @@ def main() -> None:
     parser.add_argument("--ncc_patch", type=int, help="NCC patch side (px of the images as stored); default 65 for "
                         "Hamedan, 161 for Drishti-GS1 (the disc with its rim)")
     parser.add_argument("--heatmap_iterations", type=int, default=300)
+    parser.add_argument("--pseudo_label_iterations", type=int, default=1000, help="ld_self_trained_crossfit_heatmap: "
+                        "iterations of the heatmap network fitted on each half's pseudo-labels")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N queries (0: all)")
     parser.add_argument("--output_dir", default=str(REPO / "runs" / "oneshot_landmarks"))
     parser.add_argument("--json", help="isbi2015: write the result of record of --record_method here (one template)")

@@ -220,23 +220,39 @@ class SingleTemplateHeatmapRegressor:
 
     def make_template(self, image: torch.Tensor, landmarks) -> HeatmapTemplate:
         """A new network trained on the template ``image`` (1, H, W) and its ``landmarks`` (K, 2) (x, y) px."""
-        image = _check_image(image, "template")
-        h0, w0 = image.shape[-2:]
-        points = torch.from_numpy(check_template_landmarks(landmarks, h0, w0))
-        template = self._resize(image)
-        points = rescale_points(points, (h0, w0), self.image_size)
+        return self.fit([image], [landmarks])
+
+    def fit(self, images: Sequence[torch.Tensor], landmarks: Sequence) -> HeatmapTemplate:
+        """A new network trained on several ``images`` (1, H, W each) and their ``landmarks`` (K, 2 each): each
+        training sample is a random one of them, augmented. With a one-shot detector's pseudo-labels of unlabeled
+        images (and the template with its own landmarks), this is the second stage of CC2D (Yao et al., MICCAI 2021:
+        a heatmap network trained on the first stage's predictions)."""
+        if not images or len(images) != len(landmarks):
+            raise ValueError(f"need as many landmark sets as images (at least one), got {len(landmarks)} for "
+                             f"{len(images)} images.")
+        pairs = []
+        for image, points in zip(images, landmarks):
+            image = _check_image(image, "training")
+            h0, w0 = image.shape[-2:]
+            points = torch.from_numpy(check_template_landmarks(points, h0, w0))
+            pairs.append((self._resize(image), rescale_points(points, (h0, w0), self.image_size)))
+        if len({len(points) for _, points in pairs}) != 1:
+            raise ValueError("every image needs the same landmarks.")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            network = BasicUNet(spatial_dims=2, in_channels=1, out_channels=len(points),
+            network = BasicUNet(spatial_dims=2, in_channels=1, out_channels=len(pairs[0][1]),
                                 features=(16, 16, 32, 64, 128, 16)).to(self.device)
         optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
         generator = torch.Generator().manual_seed(self.seed)
         network.train()
         losses = []
         for _ in tqdm(range(self.iterations), desc="fit", disable=not self.progress):
-            pairs = [self._sample(template, points, generator) for _ in range(self.batch_size)]
-            inputs = torch.stack([p[0] for p in pairs]).to(self.device)
-            targets = torch.stack([p[1] for p in pairs]).to(self.device)
+            # one image: no draw, so the augmentations (and the figures of record) are those of the template alone
+            chosen = ([0] * self.batch_size if len(pairs) == 1 else
+                      torch.randint(len(pairs), (self.batch_size,), generator=generator).tolist())
+            samples = [self._sample(*pairs[i], generator) for i in chosen]
+            inputs = torch.stack([p[0] for p in samples]).to(self.device)
+            targets = torch.stack([p[1] for p in samples]).to(self.device)
             error = (network((inputs - 0.5) / 0.5) - targets) ** 2
             loss = (error * (1 + self.foreground_weight * targets)).mean()
             optimizer.zero_grad()

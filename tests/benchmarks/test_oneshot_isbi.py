@@ -44,3 +44,19 @@ def test_isbi_record(data_dir, tmp_path):
     errors = [np.linalg.norm(template - np.array([table[q, label] for label in labels]), axis=1) * 0.3
               for q in ("001", "002")]  # every image is 645 x 800: the scaling is the identity
     assert abs(result["controls"]["template_copy"]["mre_mm"] - np.mean(errors)) < 1e-6
+
+
+def test_pseudo_label_heatmap_stage_is_strict(data_dir, tmp_path):
+    """``ld_self_trained_crossfit_heatmap`` (CC2D's second stage) runs on real queries and is recorded as strict."""
+    torch.manual_seed(0)
+    torch.save(LocalDiscriminationNet(in_channels=1, num_clusters=0).state_dict(), tmp_path / "model.pt")
+    record = tmp_path / "oneshot_isbi.json"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "oneshot_landmarks.py"), "--dataset", "isbi2015",
+                    "--data_dir", str(data_dir), "--checkpoint", str(tmp_path / "model.pt"), "--methods",
+                    "ld_self_trained_crossfit", "ld_self_trained_crossfit_heatmap", "--image_size", "64", "64",
+                    "--limit", "4", "--pseudo_label_iterations", "2", "--record_method",
+                    "ld_self_trained_crossfit_heatmap", "--output_dir", str(tmp_path / "out"), "--json", str(record)],
+                   check=True, cwd=REPO)
+    result = json.loads(record.read_text())
+    assert "strict" in result["protocol"] and "ld_self_trained_crossfit" in result["controls"]
+    assert result["mre_mm"] > 0 and result["seconds_per_image"] > 0

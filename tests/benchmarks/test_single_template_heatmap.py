@@ -156,3 +156,28 @@ def test_bad_input(tiny):
         SingleTemplateHeatmapRegressor(image_size=(8, 32))
     with pytest.raises(ValueError, match="sigma"):
         SingleTemplateHeatmapRegressor(sigma=0)
+
+
+
+
+def test_fit_learns_from_every_image():
+    """CC2D's second stage fits one network on several images with their (pseudo-)landmarks: fitted on a spot
+    (landmark: its centre) and a bar (landmark: its right end), it finds the bar's end; fitted on the spot alone
+    (``make_template``), it fires in the middle of the bar, 7 px away."""
+    rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    spot = (0.5 + 0.4 * torch.exp(-((cols - 8) ** 2 + (rows - 8) ** 2) / 8.0))[None]
+    bar = torch.full((1, 32, 32), 0.5)
+    bar[0, 20:24, 6:25] = 0.9
+    regressor = SingleTemplateHeatmapRegressor(image_size=(32, 32), sigma=2.0, iterations=40, batch_size=2,
+                                               learning_rate=3e-3)
+    both = regressor.fit([spot, bar], [[[8.0, 8.0]], [[24.0, 21.5]]])
+    one = regressor.make_template(spot, [[8.0, 8.0]])
+    assert one.losses == regressor.fit([spot], [[[8.0, 8.0]]]).losses  # make_template is fit of one image
+    miss = {name: float(np.linalg.norm(regressor(bar, template)["landmarks"][0] - (24.0, 21.5)))
+            for name, template in (("both", both), ("one", one))}
+    assert miss["both"] < 2.0 and miss["one"] > 5.0, miss  # measured 1.0 and 7.0
+    assert np.linalg.norm(regressor(spot, both)["landmarks"][0] - (8.0, 8.0)) < 2.0
+    with pytest.raises(ValueError, match="as many landmark sets"):
+        regressor.fit([spot], [])
+    with pytest.raises(ValueError, match="same landmarks"):
+        regressor.fit([spot, bar], [[[8.0, 8.0]], [[8.0, 8.0], [9.0, 9.0]]])
