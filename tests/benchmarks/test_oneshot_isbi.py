@@ -17,16 +17,21 @@ from ld_monai.networks import LocalDiscriminationNet
 from ..conftest import REPO
 
 
-def test_isbi_record(data_dir, tmp_path):
+def isbi_record(data_dir, tmp_path, *arguments: str) -> dict:
+    """The record of the benchmark on ISBI 2015 at 64 x 64 with a random LD network and ``arguments``."""
     torch.manual_seed(0)
     torch.save(LocalDiscriminationNet(in_channels=1, num_clusters=0).state_dict(), tmp_path / "model.pt")
     record = tmp_path / "oneshot_isbi.json"
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "oneshot_landmarks.py"), "--dataset", "isbi2015",
-                    "--data_dir", str(data_dir), "--checkpoint", str(tmp_path / "model.pt"), "--methods",
-                    "ld_c2f_self_trained_crossfit", "template_copy", "--image_size", "64", "64", "--limit", "2",
-                    "--record_method", "ld_c2f_self_trained_crossfit", "--output_dir", str(tmp_path / "out"),
-                    "--json", str(record)], check=True, cwd=REPO)
-    result = json.loads(record.read_text())
+                    "--data_dir", str(data_dir), "--checkpoint", str(tmp_path / "model.pt"), "--image_size", "64",
+                    "64", "--output_dir", str(tmp_path / "out"), "--json", str(record), *arguments],
+                   check=True, cwd=REPO)
+    return json.loads(record.read_text())
+
+
+def test_isbi_record(data_dir, tmp_path):
+    result = isbi_record(data_dir, tmp_path, "--methods", "ld_c2f_self_trained_crossfit", "template_copy", "--limit",
+                         "2", "--record_method", "ld_c2f_self_trained_crossfit")
     assert result["protocol"].startswith("template 125, queries the 2 other isbi2015 training images")
     assert "strict" in result["protocol"] and result["network_input"] == [64, 64]
     assert set(result["sdr_mm"]) == {"2", "2.5", "3", "4"} and all(0 <= v <= 1 for v in result["sdr_mm"].values())
@@ -48,15 +53,8 @@ def test_isbi_record(data_dir, tmp_path):
 
 def test_pseudo_label_heatmap_stage_is_strict(data_dir, tmp_path):
     """``ld_self_trained_crossfit_heatmap`` (CC2D's second stage) runs on real queries and is recorded as strict."""
-    torch.manual_seed(0)
-    torch.save(LocalDiscriminationNet(in_channels=1, num_clusters=0).state_dict(), tmp_path / "model.pt")
-    record = tmp_path / "oneshot_isbi.json"
-    subprocess.run([sys.executable, str(REPO / "benchmarks" / "oneshot_landmarks.py"), "--dataset", "isbi2015",
-                    "--data_dir", str(data_dir), "--checkpoint", str(tmp_path / "model.pt"), "--methods",
-                    "ld_self_trained_crossfit", "ld_self_trained_crossfit_heatmap", "--image_size", "64", "64",
-                    "--limit", "4", "--pseudo_label_iterations", "2", "--record_method",
-                    "ld_self_trained_crossfit_heatmap", "--output_dir", str(tmp_path / "out"), "--json", str(record)],
-                   check=True, cwd=REPO)
-    result = json.loads(record.read_text())
+    result = isbi_record(data_dir, tmp_path, "--methods", "ld_self_trained_crossfit",
+                         "ld_self_trained_crossfit_heatmap", "--limit", "4", "--pseudo_label_iterations", "2",
+                         "--record_method", "ld_self_trained_crossfit_heatmap")
     assert "strict" in result["protocol"] and "ld_self_trained_crossfit" in result["controls"]
     assert result["mre_mm"] > 0 and result["seconds_per_image"] > 0
