@@ -11,3 +11,4 @@ from ld_monai.losses.patch_discrimination import (
     invariant_spreading_loss,
 )
 from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss
+from ld_monai.losses.shape_prior import ShapePriorAdversarialLoss, ShapePriorKLLoss, patch_fraction_histograms
