@@ -76,6 +76,7 @@ from ld_monai.transforms.segmentation_presets import (
     structure_crop_augmentation,
     structures_to_label_map,
 )
+from ld_monai.transforms.shape_prior import RandShapePriorMasksd, prior_mask_augmentation
 from ld_monai.transforms.structure_crop import RandCropAroundStructured, crop_square, square_around
 from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
 from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
@@ -143,6 +144,8 @@ __all__ = [
     "NestStructuresd",
     "structure_cleanup",
     "structure_crop_augmentation",
+    "RandShapePriorMasksd",
+    "prior_mask_augmentation",
     "crop_square",
     "square_around",
     "native_resolution_outputs",
