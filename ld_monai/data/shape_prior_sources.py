@@ -78,7 +78,8 @@ class EllipsePrior:
 
     def __init__(self, size: int = 256, radius_range: tuple[float, float] = (0.08, 0.2),
                  aspect_range: tuple[float, float] = (0.8, 1.0), centre_range: float = 0.5) -> None:
-        self.size, self.radius_range, self.aspect_range, self.centre_range = size, radius_range, aspect_range, centre_range
+        self.size, self.radius_range, self.aspect_range = size, radius_range, aspect_range
+        self.centre_range = centre_range
 
     def __call__(self, rng: np.random.RandomState) -> np.ndarray:
         side = self.size
