@@ -22,7 +22,8 @@ class LDKeys(StrEnum):
 
     ``IMAGE1``, ``IMAGE2``: the two images of a pair; ``SOURCE_INDEX``: (2,) their indices in the data set;
     ``VIEWS``: (5, C, S, S); ``ROTATION``: (2,) the second views' turn codes; ``MIX_LAMBDA``: the mixup weight;
-    ``CROP_BOXES``: (2, 2, 4) each view's crop box.
+    ``CROP_BOXES``: (2, 2, 4) each view's crop box; ``PRIOR``: (K, 1, S, S) shape-prior masks of shape-guided
+    training.
     """
 
     IMAGE1 = "image1"
@@ -32,3 +33,4 @@ class LDKeys(StrEnum):
     ROTATION = "rotation_k"
     MIX_LAMBDA = "mix_lambda"
     CROP_BOXES = "crop_boxes"
+    PRIOR = "prior"

@@ -7,3 +7,4 @@ from ld_monai.engines.local_discrimination import (
     prepare_local_discrimination_batch,
     terms_output,
 )
+from ld_monai.engines.shape_guided import ShapeGuidedTrainer

@@ -37,7 +37,8 @@ def prepare_local_discrimination_batch(
     batchdata: dict[str, Any], device: str | torch.device | None = None, non_blocking: bool = False, **kwargs: Any
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(B, 5, C, S, S) views -> inputs (5B, C, S, S) view-major, targets ``{"rotation_k", "mix_lambda"}`` (and
-    ``"crop_boxes"`` and ``"source_index"`` when the batch has them)."""
+    ``"crop_boxes"`` and ``"source_index"`` when the batch has them, and the shape-prior masks ``"prior"`` (B, K, 1, S, S)
+    as (B K, 1, S, S))."""
     for key in (LDKeys.VIEWS, LDKeys.ROTATION, LDKeys.MIX_LAMBDA):
         if key not in batchdata:
             raise KeyError(f"LD batch is missing {key!r}; build it with ld_monai.transforms.LocalDiscriminationViewsd.")
@@ -54,6 +55,9 @@ def prepare_local_discrimination_batch(
     for key in (LDKeys.CROP_BOXES, LDKeys.SOURCE_INDEX):
         if key in batchdata:
             targets[key] = torch.as_tensor(batchdata[key]).to(device=device, non_blocking=non_blocking)
+    if LDKeys.PRIOR in batchdata:
+        prior = torch.as_tensor(batchdata[LDKeys.PRIOR])
+        targets[LDKeys.PRIOR] = prior.flatten(0, 1).to(device=device, non_blocking=non_blocking)
     return inputs, targets
 
 

@@ -13,6 +13,8 @@ import torch
 from monai.transforms import Compose, RandFlip, RandRotate, RandScaleCrop, RandomizableTransform, Resize
 from monai.utils import convert_to_tensor
 
+from ld_monai.data.ld_batch import LDKeys
+
 __all__ = ["prior_mask_augmentation", "RandShapePriorMasksd"]
 
 
@@ -45,7 +47,7 @@ class RandShapePriorMasksd(RandomizableTransform):
         augmentations: augmented copies of each.
     """
 
-    def __init__(self, source: Callable[[np.random.RandomState], np.ndarray], size: int, key: str = "prior",
+    def __init__(self, source: Callable[[np.random.RandomState], np.ndarray], size: int, key: str = LDKeys.PRIOR,
                  masks_drawn: int = 2, augmentations: int = 2) -> None:
         RandomizableTransform.__init__(self, prob=1.0)
         self.source, self.key, self.masks_drawn, self.augmentations = source, key, masks_drawn, augmentations
