@@ -76,6 +76,7 @@ import numpy as np
 import torch
 from monai.transforms import LoadImage
 from PIL import Image, ImageDraw
+from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from ld_monai.apps.prepare import prepare_dataset
@@ -450,26 +451,58 @@ def write_record(args, task: Task, results: dict, template_id: str, path: Path) 
     print(f"record: {path}")
 
 
-def summarise_templates(args, per_template: dict[str, dict], out: Path) -> None:
-    """Each method's MRE and rate within 20 px per template, with their mean ± standard deviation over the
-    templates: ``oneshot_<dataset>_templates.md`` and ``.json``."""
+def summarise_templates(args, per_template: dict[str, dict], out: Path) -> dict:
+    """Each method's MRE and share within 20 px (and, in mm, within 4 mm; fractions) per template, with their mean ±
+    standard deviation over the templates: ``oneshot_<dataset>_templates.md`` and ``.json``. With ``--ranking`` (a
+    ``template_ranking.csv`` of the bundle's ``rank_templates.json``), also each template's rank and cycle error and
+    the Spearman correlation of the cycle error with each figure: does the label-free ranking order the templates?"""
     ids = list(per_template)
     methods = [name for name in per_template[ids[0]] if name != "inter_annotator"]
+    in_mm = "mm" in per_template[ids[0]][methods[0]]
+    ranking = read_ranking(Path(args.ranking), ids) if args.ranking else None
     summary, lines = {}, ["| method | " + " | ".join(ids) + " | mean ± std |", "|---|" + "---|" * (len(ids) + 1)]
+    if ranking:
+        lines.append("| label-free rank (cycle error, px) | " + " | ".join(
+            f"{ranking[t]['rank']} ({ranking[t]['cycle_mean_px']:.1f})" for t in ids) + " | |")
     for name in methods:
-        mre = np.array([per_template[t][name]["mre"]["mre"] for t in ids])
-        within = 100 * np.array([per_template[t][name]["sdr"]["overall"][20] for t in ids])
-        summary[name] = {"templates": ids, "mre": mre.tolist(), "within_20px": within.tolist(),
-                         "mre_mean": float(mre.mean()), "mre_std": float(mre.std()),
-                         "within_20px_mean": float(within.mean()), "within_20px_std": float(within.std())}
-        lines.append(f"| {name}: ≤ 20 px (%) | " + " | ".join(f"{v:.1f}" for v in within)
-                     + f" | {within.mean():.1f} ± {within.std():.1f} |")
-        lines.append(f"| {name}: MRE (px) | " + " | ".join(f"{v:.1f}" for v in mre)
-                     + f" | {mre.mean():.1f} ± {mre.std():.1f} |")
+        figures = {"mre_px": [per_template[t][name]["mre"]["mre"] for t in ids],
+                   "within_20px": [per_template[t][name]["sdr"]["overall"][20] for t in ids]}
+        if in_mm:
+            figures["mre_mm"] = [per_template[t][name]["mm"]["mre"]["mre"] for t in ids]
+            figures["within_4mm"] = [per_template[t][name]["mm"]["sdr"]["overall"][4.0] for t in ids]
+        summary[name] = {"templates": ids}
+        for key, values in figures.items():
+            values = np.array(values)
+            summary[name].update({key: values.tolist(), f"{key}_mean": float(values.mean()),
+                                  f"{key}_std": float(values.std())})
+            shown = values if key.startswith("mre") else 100 * values
+            lines.append(f"| {name}: {key.replace('within_', '% within ')} | " + " | ".join(f"{v:.1f}" for v in shown)
+                         + f" | {shown.mean():.1f} ± {shown.std():.1f} |")
+            if ranking:
+                cycle = [ranking[t]["cycle_mean_px"] for t in ids]
+                summary[name][f"spearman_cycle_error_{key}"] = float(spearmanr(cycle, values).statistic)
+    if ranking:
+        summary["ranking"] = {t: ranking[t] for t in ids}
     text = f"{args.dataset}: {len(ids)} templates, each against the other images\n\n" + "\n".join(lines) + "\n"
+    if ranking:
+        text += "\nSpearman correlation of the cycle error with each figure:\n\n" + "\n".join(
+            f"- {name}: " + ", ".join(f"{key[len('spearman_cycle_error_'):]} {value:+.2f}"
+                                      for key, value in summary[name].items() if key.startswith("spearman"))
+            for name in methods) + "\n"
     print(text)
     (out / f"oneshot_{args.dataset}_templates.md").write_text(text, encoding="utf-8")
     (out / f"oneshot_{args.dataset}_templates.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary
+
+
+def read_ranking(path: Path, ids: list[str]) -> dict[str, dict]:
+    """Rank and cycle error of each of ``ids`` in a ``template_ranking.csv``."""
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = {row["image"]: row for row in csv.DictReader(f)}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise SystemExit(f"templates {missing} are not in the ranking {path}.")
+    return {i: {"rank": int(rows[i]["rank"]), "cycle_mean_px": float(rows[i]["cycle_mean_px"])} for i in ids}
 
 
 def main() -> None:
@@ -509,7 +542,10 @@ def main() -> None:
                         "iterations of the heatmap network fitted on each half's pseudo-labels")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N queries (0: all)")
     parser.add_argument("--output_dir", default=str(REPO / "runs" / "oneshot_landmarks"))
-    parser.add_argument("--json", help="isbi2015: write the result of record of --record_method here (one template)")
+    parser.add_argument("--json", help="isbi2015: write the result of record of --record_method here; with several "
+                        "templates, the summary over them")
+    parser.add_argument("--ranking", help="several templates: the template_ranking.csv of rank_templates.json, to "
+                        "correlate with the figures")
     parser.add_argument("--record_method", default="ld_self_trained_crossfit")
     args = parser.parse_args()
 
@@ -530,10 +566,12 @@ def main() -> None:
         if args.json:
             write_record(args, chosen, results, args.template[0], Path(args.json))
     else:
+        summary = summarise_templates(args, {template: evaluate(args, task(template), out, f"_template_{template}")
+                                             for template in args.template}, out)
         if args.json:
-            raise SystemExit("--json records one template.")
-        summarise_templates(args, {template: evaluate(args, task(template), out, f"_template_{template}")
-                                   for template in args.template}, out)
+            Path(args.json).write_text(json.dumps({**summary, "checkpoint": args.checkpoint,
+                                                   "command": shlex.join(["python", *sys.argv])}, indent=1) + "\n",
+                                       encoding="utf-8")
     print(f"results: {out}")
 
 

@@ -37,8 +37,8 @@ def prepare_local_discrimination_batch(
     batchdata: dict[str, Any], device: str | torch.device | None = None, non_blocking: bool = False, **kwargs: Any
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(B, 5, C, S, S) views -> inputs (5B, C, S, S) view-major, targets ``{"rotation_k", "mix_lambda"}`` (and
-    ``"crop_boxes"`` and ``"source_index"`` when the batch has them, and the shape-prior masks ``"prior"`` (B, K, 1, S, S)
-    as (B K, 1, S, S))."""
+    ``"crop_boxes"`` and ``"source_index"`` when the batch has them, and the shape-prior masks ``"prior"``
+    (B, K, 1, S, S) as (B K, 1, S, S))."""
     for key in (LDKeys.VIEWS, LDKeys.ROTATION, LDKeys.MIX_LAMBDA):
         if key not in batchdata:
             raise KeyError(f"LD batch is missing {key!r}; build it with ld_monai.transforms.LocalDiscriminationViewsd.")
