@@ -1,6 +1,8 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """Inferers: test-time flips (:class:`FlipAveragingInferer`) and a two-stage crop around a structure
-(:class:`StructureCropInferer`) for segmentation, and one-shot landmark detection,
+(:class:`StructureCropInferer`) for segmentation, the structure of a shape-guided LD network
+(:class:`GuidedClusterSegmenter`, :func:`guided_cluster_probability`, :func:`pseudo_label_and_certainty`), and one-shot
+landmark detection,
 which finds the landmarks of one annotated template in new images (Chen et al., "Unsupervised Local Discrimination
 for Medical Images", arXiv 2108.09440; method spec A9).
 
@@ -27,6 +29,11 @@ from __future__ import annotations
 
 from ld_monai.inferers.coarse_to_fine import CoarseToFineLandmarkInferer, MultiScaleTemplate
 from ld_monai.inferers.flip_averaging import FlipAveragingInferer
+from ld_monai.inferers.guided_cluster import (
+    GuidedClusterSegmenter,
+    guided_cluster_probability,
+    pseudo_label_and_certainty,
+)
 from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
 from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.landmark_template import LandmarkTemplate
@@ -40,6 +47,7 @@ from ld_monai.inferers.template_refinement import TemplateRefinement, adapt_temp
 __all__ = [
     "CoarseToFineLandmarkInferer",
     "FlipAveragingInferer",
+    "GuidedClusterSegmenter",
     "LandmarkTemplate",
     "MultiScaleTemplate",
     "OneShotLandmarkDetector",
@@ -53,7 +61,9 @@ __all__ = [
     "cycle_errors",
     "fit_affine",
     "fit_landmark_direction",
+    "guided_cluster_probability",
     "probe_grid",
+    "pseudo_label_and_certainty",
     "rank_templates",
     "refine_subpixel",
     "rescale_points",

@@ -12,3 +12,4 @@ from ld_monai.losses.patch_discrimination import (
 )
 from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss
 from ld_monai.losses.shape_prior import ShapePriorAdversarialLoss, ShapePriorKLLoss, patch_fraction_histograms
+from ld_monai.losses.uncertainty_weighted import UncertaintyWeightedLoss
