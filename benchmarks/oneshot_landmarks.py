@@ -43,10 +43,11 @@ query searched with it. The baselines live beside this script, in ``benchmarks/l
 
 Errors are radial, in pixels of the images as stored (Hamedan 821 x 1024, Drishti-GS1 640 wide; pixel spacings
 are unknown), with success rates within 10, 20, 30 and 40 px. Writes a Markdown table, the errors (JSON) and a
-picture of the median query to ``--output_dir``. With several Hamedan ``--template`` ids, each template is run in
-turn against the 99 other images (files suffixed with its id) and ``oneshot_hamedan_templates.md`` / ``.json``
-give each method's figures per template and their mean and spread: how much the choice of the one annotated image
-matters.
+picture of the median query to ``--output_dir``. With several ``--template`` ids (Hamedan or ISBI 2015), each
+template is run in turn against the other images (files suffixed with its id) and ``oneshot_<dataset>_templates.md``
+/ ``.json`` give each method's figures per template and their mean and spread: how much the choice of the one annotated image
+matters; ``--ranking`` (a ``template_ranking.csv`` of the bundle's ``rank_templates.json``) adds each template's
+label-free rank and the Spearman correlation of its cycle error with each figure, and ``--json`` writes that summary.
 
 Example::
 
@@ -55,6 +56,9 @@ Example::
         --methods ld_self_trained_crossfit --template 001 016 027 043 059 073 085 101 121 139
     python benchmarks/oneshot_landmarks.py --dataset isbi2015 --template 125 --checkpoint \
         "runs/ld_isbi/checkpoints/checkpoint_epoch=6.pt" --json docs/results/oneshot_isbi.json
+    python benchmarks/oneshot_landmarks.py --dataset isbi2015 --template 149 125 146 --checkpoint \
+        "runs/ld_isbi/checkpoints/checkpoint_epoch=6.pt" --methods ld_self_trained_crossfit \
+        --ranking runs/isbi_ranking/template_ranking.csv --json docs/results/oneshot_isbi_template_ranking_check.json
     python benchmarks/oneshot_landmarks.py --dataset drishti --template_flip \
         --checkpoint "runs/drishti/checkpoints/checkpoint_epoch=3.pt"
 """

@@ -58,3 +58,21 @@ def test_pseudo_label_heatmap_stage_is_strict(data_dir, tmp_path):
                          "--record_method", "ld_self_trained_crossfit_heatmap")
     assert "strict" in result["protocol"] and "ld_self_trained_crossfit" in result["controls"]
     assert result["mre_mm"] > 0 and result["seconds_per_image"] > 0
+
+
+def test_several_templates_with_their_ranking(data_dir, tmp_path):
+    """Three templates, two queries each: the summary has each template's rank, fractions, and the rank
+    correlation computed from the figures it lists."""
+    ranking = tmp_path / "template_ranking.csv"
+    ranking.write_text("image,rank,cycle_mean_px,cycle_median_px,consistent_fraction\n"
+                       "125,1,10.0,9.0,0.9\n001,2,20.0,15.0,0.5\n002,3,30.0,25.0,0.1\n", encoding="utf-8")
+    summary = isbi_record(data_dir, tmp_path, "--methods", "template_copy", "--limit", "2", "--template", "125",
+                          "001", "002", "--ranking", str(ranking))
+    copy = summary["template_copy"]
+    assert copy["templates"] == ["125", "001", "002"]
+    assert summary["ranking"]["001"] == {"rank": 2, "cycle_mean_px": 20.0}
+    assert all(0 <= v <= 1 for v in copy["within_4mm"] + copy["within_20px"])
+    mre = np.array(copy["mre_mm"])
+    expected = float(np.corrcoef([10, 20, 30], np.argsort(np.argsort(mre)))[0, 1])  # Spearman: ranks, no ties
+    assert abs(copy["spearman_cycle_error_mre_mm"] - expected) < 1e-9
+    assert "python" in summary["command"]
