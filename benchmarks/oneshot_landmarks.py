@@ -46,8 +46,9 @@ are unknown), with success rates within 10, 20, 30 and 40 px. Writes a Markdown 
 picture of the median query to ``--output_dir``. With several ``--template`` ids (Hamedan or ISBI 2015), each
 template is run in turn against the other images (files suffixed with its id) and
 ``oneshot_<dataset>_templates.md`` / ``.json`` give each method's figures per template and their mean and spread:
-how much the choice of the one annotated image matters; ``--ranking`` (a ``template_ranking.csv`` of the bundle's ``rank_templates.json``) adds each template's
-label-free rank and the Spearman correlation of its cycle error with each figure, and ``--json`` writes that summary.
+how much the choice of the one annotated image matters; ``--ranking`` (a ``template_ranking.csv`` of the bundle's
+``rank_templates.json``) adds each template's label-free rank and the Spearman correlation of its cycle error with
+each figure, and ``--json`` writes that summary.
 
 Example::
 
