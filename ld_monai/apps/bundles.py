@@ -22,6 +22,12 @@ only what makes them differ: ``configs/task.json`` (modality, structures, image 
   ``network_data_format`` derived from the task (channels from the modality and the structures, spatial shape from
   the image size);
 * every other file (licence, logging configuration, model card): the family's, then the bundle's.
+
+A family may build on a bundle (``"ld_monai_extends": "<bundle>"`` in the family's ``metadata.json``, e.g. the
+shape-guided family on ``ld_pretraining``): its configs are then overrides of that bundle's composed configs, merged
+as MONAI merges config files (a ``#`` path such as ``"train#trainer#_target_"`` replaces one entry), the family's
+``common.json`` on top of both ``train.json`` and ``inference.json``; configs the family does not have are the
+bundle's, except those listed in ``"ld_monai_extends_without"``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import re
 import shutil
 from pathlib import Path
 
+from monai.bundle import ConfigParser
+
 from ld_monai.transforms.fundus_contrast import fundus_contrast_channels
 
 __all__ = [
@@ -41,7 +49,7 @@ __all__ = [
 ]
 
 #: what a bundle declares in ``metadata.json`` as ``ld_monai_kind``
-BUNDLE_KINDS = ("pretraining", "segmentation", "landmark_detection")
+BUNDLE_KINDS = ("pretraining", "segmentation", "landmark_detection", "shape_guided_segmentation")
 
 #: the configs that run alone (the others are merged on top of one of them), as in the model zoo
 RUNS_ALONE = ("train.json", "inference.json")
@@ -100,6 +108,14 @@ def _uses(config: dict, key: str) -> bool:
     return key in config or re.search(rf"@{re.escape(key)}(?![\w])", json.dumps(config)) is not None
 
 
+def _override(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied as MONAI merges config files: a key replaces the base's, a ``#`` path
+    (``"train#trainer#_target_"``) replaces one entry inside it."""
+    parser = ConfigParser(copy.deepcopy(base))
+    parser.update(copy.deepcopy(overrides))
+    return parser.get()
+
+
 def _merge_metadata(family: dict, bundle: dict) -> dict:
     merged = copy.deepcopy(family)
     for key, value in bundle.items():
@@ -137,11 +153,18 @@ def bundle_configs(name: str) -> dict[str, dict]:
     family = _family_dir(source)
     folder = (family or source) / "configs"
     common = _read(folder / "common.json") if (folder / "common.json").is_file() else {}
-    configs = {}
+    family_metadata = _read(folder / "metadata.json") if family else {}
+    extends, without = family_metadata.get("ld_monai_extends"), family_metadata.get("ld_monai_extends_without", [])
+    configs = {n: c for n, c in bundle_configs(extends).items() if n not in ("metadata.json", *without)} \
+        if extends else {}
     for path in sorted(folder.glob("*.json")):
         if path.name in ("common.json", "metadata.json", "task.json"):
             continue
-        configs[path.name] = {**common, **_read(path)} if path.name in RUNS_ALONE else _read(path)
+        own = {**common, **_read(path)} if path.name in RUNS_ALONE else _read(path)
+        configs[path.name] = _override(configs[path.name], own) if path.name in configs else own
+    for file_name in RUNS_ALONE if extends else ():
+        if file_name in configs and not (folder / file_name).is_file():
+            configs[file_name] = _override(configs[file_name], common)
     if family is None:
         return {**configs, "metadata.json": _read(source / "configs" / "metadata.json")}
     task = _read(source / "configs" / "task.json")
@@ -157,7 +180,7 @@ def bundle_configs(name: str) -> dict[str, dict]:
         head = {k: content[k] for k in ("_desc_", "imports") if k in content}
         configs[name] = {**head, **task_keys[name], **{k: v for k, v in content.items() if k not in task_keys[name]}}
     metadata = _merge_metadata(_read(family / "configs" / "metadata.json"), _read(source / "configs" / "metadata.json"))
-    metadata = _network_data_format(metadata, task)
+    metadata = _network_data_format(metadata, {**configs["train.json"], **task})
     configs["metadata.json"] = {"schema": metadata.pop("schema"), "version": metadata.pop("version"), **metadata}
     return configs
 
@@ -176,8 +199,11 @@ def export_bundle(name: str, destination: str | os.PathLike) -> Path:
         return [n for n in names if n.endswith(".json")] if Path(folder).name == "configs" else []
 
     family = _family_dir(source)
+    extends = _read(family / "configs" / "metadata.json").get("ld_monai_extends") if family else None
+    if extends:  # the extended bundle's licence, logging configuration and model card, replaced by the family's
+        shutil.copytree(bundle_path(extends), target, ignore=composed)
     if family is not None:
-        shutil.copytree(family, target, ignore=composed)
+        shutil.copytree(family, target, ignore=composed, dirs_exist_ok=True)
     shutil.copytree(source, target, ignore=composed, dirs_exist_ok=True)
     for file_name, content in configs.items():
         (target / "configs" / file_name).write_text(json.dumps(content, indent=4, ensure_ascii=False) + "\n",

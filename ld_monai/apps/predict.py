@@ -239,9 +239,9 @@ def predict(bundle_dir: str | os.PathLike, inputs: str | os.PathLike | Sequence[
     start = time.time()
     files = _input_files(inputs) if isinstance(inputs, (str, os.PathLike)) else [os.fspath(f) for f in inputs]
     kind = bundle_kind(bundle_dir)
-    if kind == "pretraining":
-        raise ValueError(f"{bundle_dir} is a pretraining bundle: ld-monai predict runs segmentation and landmark "
-                         "bundles; run its inference.json for embeddings and cluster maps.")
+    if kind in ("pretraining", "shape_guided_segmentation"):
+        raise ValueError(f"{bundle_dir} is a {kind.replace('_', ' ')} bundle: ld-monai predict runs segmentation and "
+                         "landmark bundles; run its inference.json for embeddings and cluster maps.")
     run = _find_landmarks if kind == "landmark_detection" else _segment
     summary = run(bundle_dir, files, output_dir, checkpoint, device, progress, overrides)
     summary.seconds = time.time() - start

@@ -54,7 +54,10 @@ class MaskFolderPrior:
         ValueError: no mask found, or a mask is empty or not 2-D.
     """
 
-    def __init__(self, masks: str | Path | Sequence[str | Path | np.ndarray], max_side: int | None = 512) -> None:
+    def __init__(self, masks: str | Path | Sequence[str | Path | np.ndarray] | None,
+                 max_side: int | None = 512) -> None:
+        if masks is None:
+            raise ValueError("no shape-prior masks: give a folder of binary masks (the bundles' prior_dir).")
         if isinstance(masks, (str, Path)):
             masks = [entry["image"] for entry in image_folder_datalist(masks, extensions=PIL_EXTENSIONS)]
         read = LoadImage(image_only=True, reader="PILReader", reverse_indexing=False)  # (H, W) or (H, W, C)
@@ -93,9 +96,12 @@ class EllipsePrior:
         return ((u / major) ** 2 + (v / minor) ** 2 <= 1.0).astype(np.float32)
 
 
-def scr_lung_masks(scr_dir: str | Path, max_side: int | None = 512) -> list[np.ndarray]:
+def scr_lung_masks(scr_dir: str | Path | None, max_side: int | None = 512) -> list[np.ndarray]:
     """Both lungs of each SCR-annotated JSRT radiograph as one mask (``masks/left_lung`` and ``masks/right_lung``,
     matched by file name), for :class:`MaskFolderPrior`."""
+    if scr_dir is None:
+        raise ValueError("no SCR annotations: give the folder holding masks/left_lung and masks/right_lung "
+                         "(the bundle's prior_dir).")
     folder = Path(scr_dir) / "masks"
     left, right = ({Path(entry["image"]).name: entry["image"]
                     for entry in image_folder_datalist(folder / side, extensions=PIL_EXTENSIONS)}

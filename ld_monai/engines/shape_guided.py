@@ -35,15 +35,16 @@ __all__ = ["ShapeGuidedTrainer"]
 class ShapeGuidedTrainer(LocalDiscriminationTrainer):
     """:class:`LocalDiscriminationTrainer` with a shape prior on cluster ``guided_cluster``.
 
+    The other arguments are those of :class:`LocalDiscriminationTrainer` (``loss_function`` the
+    :class:`ld_monai.losses.LocalDiscriminationLoss`).
+
     Args:
-        loss_function: the :class:`ld_monai.losses.LocalDiscriminationLoss`.
         prior_loss: ``ShapePriorAdversarialLoss`` (needs ``discriminator`` and ``discriminator_optimizer``) or a
             loss ``(maps (N, 1, H, W), masks (P, 1, S, S)) -> scalar`` such as ``ShapePriorKLLoss``.
         prior_weight: weight of the prior term in the total (1 in the research code).
         guided_cluster: the cluster steered towards the prior (0 in the research code).
         discriminator: the :class:`ld_monai.networks.ShapeDiscriminator` of the adversarial prior.
         discriminator_optimizer: its optimiser.
-        *args, **kwargs: those of :class:`LocalDiscriminationTrainer`.
 
     The terms logged in ``engine.state.output["terms"]`` gain ``"prior"`` and, adversarially, ``"discriminator"``.
     """

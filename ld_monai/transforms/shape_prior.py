@@ -18,14 +18,15 @@ from ld_monai.data.ld_batch import LDKeys
 __all__ = ["prior_mask_augmentation", "RandShapePriorMasksd"]
 
 
-def prior_mask_augmentation(size: int, binarise_above: float = 0.1) -> Compose:
+def prior_mask_augmentation(size: int, binarise_above: float = 0.1, rotate_range: float = np.pi,
+                            flip_axes: tuple[int, ...] = (1, 0)) -> Compose:
     """The research augmentation of a prior mask (1, H, W): horizontal and vertical flips (0.5 each), a rotation
     uniform in 360 degrees (bilinear), a random crop that removes up to 10 % of the side, a bilinear resize to
-    ``size`` x ``size``, then foreground where above ``binarise_above``."""
+    ``size`` x ``size``, then foreground where above ``binarise_above``. For shapes with an orientation (lungs) a
+    smaller ``rotate_range`` (radians either way) and fewer ``flip_axes`` (1: left-right, 0: up-down) keep it."""
     return Compose([
-        RandFlip(prob=0.5, spatial_axis=1),
-        RandFlip(prob=0.5, spatial_axis=0),
-        RandRotate(range_x=np.pi, prob=1.0, mode="bilinear", padding_mode="zeros"),
+        *(RandFlip(prob=0.5, spatial_axis=axis) for axis in flip_axes),
+        RandRotate(range_x=rotate_range, prob=1.0, mode="bilinear", padding_mode="zeros"),
         RandScaleCrop(roi_scale=0.9, max_roi_scale=1.0, random_center=True, random_size=True),
         Resize((size, size), mode="bilinear", anti_aliasing=False),
         lambda mask: (convert_to_tensor(mask, track_meta=False) > binarise_above).float(),
@@ -45,13 +46,16 @@ class RandShapePriorMasksd(RandomizableTransform):
         key: where the masks go.
         masks_drawn: masks drawn per item.
         augmentations: augmented copies of each.
+        rotate_range: largest rotation either way in radians (default: any rotation, the research code's).
+        flip_axes: the axes flipped with probability 0.5 (default: both, the research code's).
     """
 
     def __init__(self, source: Callable[[np.random.RandomState], np.ndarray], size: int, key: str = LDKeys.PRIOR,
-                 masks_drawn: int = 2, augmentations: int = 2) -> None:
+                 masks_drawn: int = 2, augmentations: int = 2, rotate_range: float = np.pi,
+                 flip_axes: tuple[int, ...] = (1, 0)) -> None:
         RandomizableTransform.__init__(self, prob=1.0)
         self.source, self.key, self.masks_drawn, self.augmentations = source, key, masks_drawn, augmentations
-        self.augment = prior_mask_augmentation(size)
+        self.augment = prior_mask_augmentation(size, rotate_range=rotate_range, flip_axes=tuple(flip_axes))
 
     def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
         super().set_random_state(seed, state)

@@ -37,9 +37,13 @@ def test_every_bundle_declares_its_kind_and_predict_refuses_pretraining(tmp_path
     kinds = {name: bundle_kind(bundle_path(name)) for name in list_bundles()}
     assert kinds == {"ld_pretraining": "pretraining", "lung_segmentation": "segmentation",
                      "oneshot_landmark_detection": "landmark_detection", "optic_disc_segmentation": "segmentation",
-                     "retinal_vessel_segmentation": "segmentation"}
+                     "retinal_vessel_segmentation": "segmentation",
+                     **{f"shape_guided_{name}_segmentation": "shape_guided_segmentation"
+                        for name in ("lung", "optic_disc", "vessel")}}
     with pytest.raises(ValueError, match="pretraining bundle"):
         predict(bundle_path("ld_pretraining"), [], tmp_path / "out")
+    with pytest.raises(ValueError, match="shape guided segmentation bundle"):
+        predict(bundle_path("shape_guided_lung_segmentation"), [], tmp_path / "out")
     (tmp_path / "odd" / "configs").mkdir(parents=True)
     (tmp_path / "odd" / "configs" / "metadata.json").write_text('{"version": "0.1.0"}')
     with pytest.raises(ValueError, match="ld_monai_kind None"):

@@ -4,18 +4,11 @@ photograph reaches the Dice it was chosen with."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from benchmarks.segmentation_baselines import HessianVesselFilter
-
-DRIVE = Path(os.environ.get("LD_MONAI_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / \
-    "fundus" / "DRIVE" / "training"
-
 
 @pytest.mark.parametrize("method", ["sato", "frangi"])
 def test_dark_lines_on_a_bright_disc_are_found_and_the_rim_is_not(method):
@@ -34,11 +27,11 @@ def test_dark_lines_on_a_bright_disc_are_found_and_the_rim_is_not(method):
         HessianVesselFilter("matched")
 
 
-@pytest.mark.skipif(not DRIVE.is_dir(), reason="needs LD_MONAI_DATA_DIR")
-def test_a_drive_training_photograph():
-    photograph = np.asarray(Image.open(DRIVE / "images" / "21_training.tif"), dtype=np.float64) / 255
-    fov = np.asarray(Image.open(DRIVE / "mask" / "21_training_mask.gif")) > 0
-    truth = np.asarray(Image.open(DRIVE / "1st_manual" / "21_manual1.gif")) > 0
+def test_a_drive_training_photograph(data_dir):
+    drive = data_dir / "fundus" / "DRIVE" / "training"
+    photograph = np.asarray(Image.open(drive / "images" / "21_training.tif"), dtype=np.float64) / 255
+    fov = np.asarray(Image.open(drive / "mask" / "21_training_mask.gif")) > 0
+    truth = np.asarray(Image.open(drive / "1st_manual" / "21_manual1.gif")) > 0
     mask = HessianVesselFilter()(photograph, fov)
     dice = 2 * (mask & truth & fov).sum() / ((mask & fov).sum() + (truth & fov).sum())
     assert 0.6 < dice < 0.85

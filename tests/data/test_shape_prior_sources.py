@@ -1,18 +1,13 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from ld_monai.data import EllipsePrior, MaskFolderPrior, scr_lung_masks
 
-DATA = Path(os.environ.get("LD_MONAI_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
-
 
 def test_ellipse_area_and_centre_follow_the_drawn_parameters():
-    prior, rng = EllipsePrior(size=256, radius_range=(0.1, 0.2), aspect_range=(0.5, 1.0), centre_range=0.5), None
+    prior = EllipsePrior(size=256, radius_range=(0.1, 0.2), aspect_range=(0.5, 1.0), centre_range=0.5)
     rng = np.random.RandomState(0)
     for _ in range(20):
         state = rng.get_state()
@@ -57,9 +52,8 @@ def test_scr_lungs_are_the_union_of_left_and_right(tmp_path):
     assert masks[0].sum() == 2 * 40 * 20 and masks[0][10:50, 4:24].all() and masks[0][10:50, 40:60].all()
 
 
-@pytest.mark.skipif(not (DATA / "fundus" / "shape_priors").is_dir(), reason="needs LD_MONAI_DATA_DIR")
-def test_the_research_vessel_priors_read_as_thin_masks():
+def test_the_research_vessel_priors_read_as_thin_masks(data_dir):
     for folder in ("OCTA_vessel_masks", "DSA_vessel_masks"):
-        prior = MaskFolderPrior(DATA / "fundus" / "shape_priors" / folder)
+        prior = MaskFolderPrior(data_dir / "fundus" / "shape_priors" / folder)
         assert len(prior) == 10
         assert all(0.02 < m.mean() < 0.3 and max(m.shape) <= 512 for m in prior.masks)

@@ -1,0 +1,91 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""The three shape-guided bundles, exported from their family (which builds on ld_pretraining), each trained for a
+few iterations on real images with its real prior: the research code's adversarial prior and the KL prior."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from monai.bundle import run, verify_metadata
+
+from ld_monai.apps.bundles import bundle_configs, export_bundle
+
+from ..conftest import REPO
+
+TINY = {"image_size": 192, "crop_size": 160, "min_image_size": 64, "grid": [4, 4], "batch_size": 1,
+        "epoch_length": 2, "pd_epochs": 1, "ld_epochs": 1, "num_val_items": 1, "num_picture_images": 1,
+        "num_workers": 0, "compile": False}
+# bundle: (image folder, images, prior folder under the data)
+BUNDLES = {
+    "shape_guided_vessel_segmentation": ("fundus/DRIVE/training/images", 3, "fundus/shape_priors/OCTA_vessel_masks"),
+    "shape_guided_optic_disc_segmentation": ("fundus/Drishti-GS1/Training/images", 3, None),
+    "shape_guided_lung_segmentation": ("xray/cxr_lungs/images", 3, "xray/SCR_annotations"),
+}
+
+
+def few_files(source: Path, target: Path, count: int, pattern: str = "*") -> Path:
+    target.mkdir(parents=True)
+    for path in sorted(p for p in source.glob(pattern) if p.is_file())[:count]:
+        shutil.copy(path, target / path.name)
+    return target
+
+
+def prior_folder(data_dir: Path, prior: str | None, tmp_path: Path) -> str | None:
+    """A few of the real prior masks (the SCR lungs keep their masks/<side> layout)."""
+    if prior is None:
+        return None
+    if prior.endswith("SCR_annotations"):
+        for side in ("left_lung", "right_lung"):
+            few_files(data_dir / prior / "masks" / side, tmp_path / "scr" / "masks" / side, 3)
+        return str(tmp_path / "scr")
+    return str(few_files(data_dir / prior, tmp_path / "prior", 3))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bundles")
+    return {bundle: export_bundle(bundle, folder) for bundle in BUNDLES}
+
+
+@pytest.mark.parametrize("bundle, prior", [(b, "adversarial") for b in sorted(BUNDLES)]
+                         + [("shape_guided_optic_disc_segmentation", "kl")])
+def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_dir, tmp_path):
+    images, count, prior_source = BUNDLES[bundle]
+    dataset = few_files(data_dir / images, tmp_path / "images", count)
+    configs = exported[bundle] / "configs"
+    run(config_file=str(configs / "train.json"), meta_file=str(configs / "metadata.json"),
+        logging_file=str(configs / "logging.conf"), bundle_root=str(exported[bundle]),
+        output_dir=str(tmp_path / "run"), dataset_dir=str(dataset), prior=prior,
+        prior_dir=prior_folder(data_dir, prior_source, tmp_path), **TINY)
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "checkpoint_final.pt", weights_only=True)
+    assert checkpoint["trainer"]["iteration"] == 4  # two iterations of each stage: the prior acts in the second
+    assert ("discriminator" in checkpoint) == ("discriminator_optimizer" in checkpoint) == (prior == "adversarial")
+    assert checkpoint["model"]["clustering_head.1.weight"].shape[0] == 8  # the research code's 8 clusters
+    assert (tmp_path / "run" / "checkpoints" / "model.pt").is_file()
+
+
+def test_family_builds_on_ld_pretraining_without_copies(data_dir, tmp_path):
+    """The family holds overrides only: its train.json is ld_pretraining's with the shape-guided trainer, the prior
+    transform after the views, and the discriminator in the checkpoints; the metadata verifies."""
+    base = bundle_configs("ld_pretraining")["train.json"]
+    for bundle in BUNDLES:
+        configs = bundle_configs(bundle)
+        assert "train_xray.json" not in configs
+        train = configs["train.json"]
+        assert train["train"]["trainer"]["_target_"] == "ld_monai.engines.ShapeGuidedTrainer"
+        assert train["train"]["dataset"]["transform"] == "$monai.transforms.Compose([@views, @prior_masks])"
+        assert train["train"]["handlers"][3]["_target_"] == "CheckpointLoader"
+        assert train["train"]["handlers"][3]["load_dict"] == train["train"]["main_process_handlers"][0]["save_dict"] \
+            == "@training_state"
+        assert train["num_clusters"] == 8 and train["validate"] == base["validate"]
+        schema = data_dir.parent / "monai" / "meta_schema_20240725.json"
+        if schema.is_file():
+            path = tmp_path / f"{bundle}_metadata.json"
+            path.write_text(json.dumps(configs["metadata.json"]))
+            verify_metadata(meta_file=str(path), filepath=str(schema))
+    family = REPO / "bundle_families" / "shape_guided" / "configs" / "train.json"
+    assert len(json.loads(family.read_text())) < 30  # overrides, not a copy of ld_pretraining's 260 lines
