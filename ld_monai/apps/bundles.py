@@ -162,9 +162,9 @@ def bundle_configs(name: str) -> dict[str, dict]:
             continue
         own = {**common, **_read(path)} if path.name in RUNS_ALONE else _read(path)
         configs[path.name] = _override(configs[path.name], own) if path.name in configs else own
-    for file_name in RUNS_ALONE if extends else ():
+    for file_name in RUNS_ALONE if extends else ():  # the extended bundle's config keeps its description
         if file_name in configs and not (folder / file_name).is_file():
-            configs[file_name] = _override(configs[file_name], common)
+            configs[file_name] = _override(configs[file_name], {k: v for k, v in common.items() if k != "_desc_"})
     if family is None:
         return {**configs, "metadata.json": _read(source / "configs" / "metadata.json")}
     task = _read(source / "configs" / "task.json")
@@ -181,6 +181,8 @@ def bundle_configs(name: str) -> dict[str, dict]:
         configs[name] = {**head, **task_keys[name], **{k: v for k, v in content.items() if k not in task_keys[name]}}
     metadata = _merge_metadata(_read(family / "configs" / "metadata.json"), _read(source / "configs" / "metadata.json"))
     metadata = _network_data_format(metadata, {**configs["train.json"], **task})
+    for key in ("ld_monai_extends", "ld_monai_extends_without"):  # how the source is composed, not the bundle
+        metadata.pop(key, None)
     configs["metadata.json"] = {"schema": metadata.pop("schema"), "version": metadata.pop("version"), **metadata}
     return configs
 
