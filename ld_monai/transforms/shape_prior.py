@@ -21,13 +21,14 @@ __all__ = ["prior_mask_augmentation", "RandShapePriorMasksd"]
 def prior_mask_augmentation(size: int, binarise_above: float = 0.1, rotate_range: float = np.pi,
                             flip_axes: tuple[int, ...] = (1, 0)) -> Compose:
     """The research augmentation of a prior mask (1, H, W): horizontal and vertical flips (0.5 each), a rotation
-    uniform in 360 degrees (bilinear), a random crop that removes up to 10 % of the side, a bilinear resize to
+    uniform in 360 degrees (bilinear), a random crop of 80-100 % of each side at a random place (the research code
+    trims each side by up to 10 %), a bilinear resize to
     ``size`` x ``size``, then foreground where above ``binarise_above``. For shapes with an orientation (lungs) a
     smaller ``rotate_range`` (radians either way) and fewer ``flip_axes`` (1: left-right, 0: up-down) keep it."""
     return Compose([
         *(RandFlip(prob=0.5, spatial_axis=axis) for axis in flip_axes),
         RandRotate(range_x=rotate_range, prob=1.0, mode="bilinear", padding_mode="zeros"),
-        RandScaleCrop(roi_scale=0.9, max_roi_scale=1.0, random_center=True, random_size=True),
+        RandScaleCrop(roi_scale=0.8, max_roi_scale=1.0, random_center=True, random_size=True),
         Resize((size, size), mode="bilinear", anti_aliasing=False),
         lambda mask: (convert_to_tensor(mask, track_meta=False) > binarise_above).float(),
     ])
