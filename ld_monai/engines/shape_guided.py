@@ -59,6 +59,7 @@ class ShapeGuidedTrainer(LocalDiscriminationTrainer):
         self.prior_loss, self.prior_weight, self.guided_cluster = prior_loss, prior_weight, guided_cluster
         self.discriminator, self.discriminator_optimizer = discriminator, discriminator_optimizer
         self._fakes: torch.Tensor | None = None
+        self._reals: torch.Tensor | None = None
         if self.adversarial:
             self.add_event_handler(Events.ITERATION_COMPLETED, self._discriminator_step)
 
