@@ -3,4 +3,7 @@
 
 __version__ = "0.1.0"
 
-from ld_monai import data, engines, handlers, layers, losses, metrics, networks, transforms, visualize  # noqa: E402,F401  (bundle configs use ld_monai.<module>)
+# bundle configs use ld_monai.<module>
+from ld_monai import (  # noqa: E402,F401
+    data, engines, handlers, inferers, layers, losses, metrics, networks, transforms, visualize,
+)

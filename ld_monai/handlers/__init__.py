@@ -13,5 +13,6 @@ from ld_monai.handlers.stage_end_validation import StageEndValidation
 from ld_monai.handlers.stage_schedule import Stage, StageSchedule
 from ld_monai.handlers.training_stages import local_discrimination_stages, transfer_stages
 from ld_monai.handlers.segmentation_report import SegmentationReport
+from ld_monai.handlers.evaluation_handlers import segmentation_evaluation_handlers
 from ld_monai.handlers.overlay_writer import SegmentationOverlayWriter
 from ld_monai.handlers.transfer_handlers import transfer_log_handlers, transfer_train_handlers, transfer_validation_handlers

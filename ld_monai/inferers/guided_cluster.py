@@ -42,13 +42,15 @@ def guided_cluster_probability(embedding: torch.Tensor, assignment: torch.Tensor
 class GuidedClusterSegmenter(nn.Module):
     """A shape-guided :class:`ld_monai.networks.LocalDiscriminationNet` as a segmentation network: input (N, C, H, W)
     -> the guided cluster's probability (N, 1, H, W) (:func:`guided_cluster_probability`), averaged over a
-    left-right flip when ``flip_average`` (a flipped image's map, flipped back)."""
+    left-right flip when ``flip_average`` (a flipped image's map, flipped back). With ``logits`` it returns
+    ``log(p / (1 - p))`` instead (``p`` clipped to [1e-6, 1 - 1e-6]), so that the segmentation bundles'
+    post-processing (a sigmoid, then a threshold at 0.5) gives back ``p`` and ``p > 0.5``."""
 
     def __init__(self, network: nn.Module, cluster: int = 0, rule: str = "threshold", temperature: float = 0.2,
-                 flip_average: bool = False) -> None:
+                 flip_average: bool = False, logits: bool = False) -> None:
         super().__init__()
         self.network, self.cluster, self.rule, self.temperature = network, cluster, rule, temperature
-        self.flip_average = flip_average
+        self.flip_average, self.logits = flip_average, logits
 
     def _probability(self, x: torch.Tensor) -> torch.Tensor:
         out = self.network(x)
@@ -61,7 +63,7 @@ class GuidedClusterSegmenter(nn.Module):
         probability = self._probability(x)
         if self.flip_average:
             probability = (probability + self._probability(x.flip(-1)).flip(-1)) / 2
-        return probability
+        return torch.logit(probability, eps=1e-6) if self.logits else probability
 
 
 def pseudo_label_and_certainty(probability: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:

@@ -13,17 +13,21 @@ import torch
 from monai.bundle import run, verify_metadata
 
 from ld_monai.apps.bundles import bundle_configs, export_bundle
+from ld_monai.apps.prepare import prepare_dataset
 
 from ..conftest import REPO
 
 TINY = {"image_size": 192, "crop_size": 160, "min_image_size": 64, "grid": [4, 4], "batch_size": 1,
         "epoch_length": 2, "pd_epochs": 1, "ld_epochs": 1, "num_val_items": 1, "num_picture_images": 1,
         "num_workers": 0, "compile": False}
-# bundle: (image folder, images, prior folder under the data)
+# bundle: (image folder, images, prior folder under the data, evaluation set as ld-monai prepare names it, its folder)
 BUNDLES = {
-    "shape_guided_vessel_segmentation": ("fundus/DRIVE/training/images", 3, "fundus/shape_priors/OCTA_vessel_masks"),
-    "shape_guided_optic_disc_segmentation": ("fundus/Drishti-GS1/Training/images", 3, None),
-    "shape_guided_lung_segmentation": ("xray/cxr_lungs/images", 3, "xray/SCR_annotations"),
+    "shape_guided_vessel_segmentation": ("fundus/DRIVE/training/images", 3, "fundus/shape_priors/OCTA_vessel_masks",
+                                         "drive", "fundus/DRIVE"),
+    "shape_guided_optic_disc_segmentation": ("fundus/Drishti-GS1/Training/images", 3, None, "drishti_gs1",
+                                             "fundus/Drishti-GS1"),
+    "shape_guided_lung_segmentation": ("xray/cxr_lungs/images", 3, "xray/SCR_annotations", "cxr_lungs",
+                                       "xray/cxr_lungs"),
 }
 
 
@@ -54,18 +58,31 @@ def exported(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("bundle, prior", [(b, "adversarial") for b in sorted(BUNDLES)]
                          + [("shape_guided_optic_disc_segmentation", "kl")])
 def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_dir, tmp_path):
-    images, count, prior_source = BUNDLES[bundle]
+    images, count, prior_source, evaluation_set, evaluation_folder = BUNDLES[bundle]
     dataset = few_files(data_dir / images, tmp_path / "images", count)
     configs = exported[bundle] / "configs"
-    run(config_file=str(configs / "train.json"), meta_file=str(configs / "metadata.json"),
-        logging_file=str(configs / "logging.conf"), bundle_root=str(exported[bundle]),
-        output_dir=str(tmp_path / "run"), dataset_dir=str(dataset), prior=prior,
-        prior_dir=prior_folder(data_dir, prior_source, tmp_path), **TINY)
+    settings = dict(meta_file=str(configs / "metadata.json"), logging_file=str(configs / "logging.conf"),
+                    bundle_root=str(exported[bundle]), output_dir=str(tmp_path / "run"), dataset_dir=str(dataset),
+                    prior=prior, prior_dir=prior_folder(data_dir, prior_source, tmp_path), **TINY)
+    run(config_file=str(configs / "train.json"), **settings)
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "checkpoint_final.pt", weights_only=True)
     assert checkpoint["trainer"]["iteration"] == 4  # two iterations of each stage: the prior acts in the second
     assert ("discriminator" in checkpoint) == ("discriminator_optimizer" in checkpoint) == (prior == "adversarial")
     assert checkpoint["model"]["clustering_head.1.weight"].shape[0] == 8  # the research code's 8 clusters
     assert (tmp_path / "run" / "checkpoints" / "model.pt").is_file()
+    if prior != "adversarial":
+        return
+    datalist = prepare_dataset(evaluation_set, data_dir / evaluation_folder, tmp_path / "data")
+    run(config_file=[str(configs / "train.json"), str(configs / "evaluate.json")], datalist_file=str(datalist),
+        test_time_flips=True, **settings)
+    structure = {"shape_guided_vessel_segmentation": "vessel", "shape_guided_optic_disc_segmentation": "disc",
+                 "shape_guided_lung_segmentation": "lung"}[bundle]
+    n_test = len(json.loads(datalist.read_text())["test"])
+    for folder in ("eval_test", "eval_test/native"):
+        summary = json.loads((tmp_path / "run" / folder / "metrics_summary.json").read_text())
+        assert summary["num_images_scored"] == n_test and list(summary["dice"]) == [structure]
+        assert 0 <= summary["dice"][structure]["mean"] <= 1
+        assert ("auc" in summary) == (bundle == "shape_guided_vessel_segmentation")
 
 
 def test_family_builds_on_ld_pretraining_without_copies(data_dir, tmp_path):

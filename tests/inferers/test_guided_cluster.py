@@ -48,6 +48,9 @@ def test_segmenter_flip_average_is_flip_equivariant():
         out, mirrored = segmenter(x), segmenter(x.flip(-1))
     assert out.shape == (1, 1, 64, 64) and 0 <= out.min() and out.max() <= 1
     torch.testing.assert_close(mirrored, out.flip(-1))
+    as_logits = GuidedClusterSegmenter(network, cluster=2, flip_average=True, logits=True)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.sigmoid(as_logits(x)), out.clamp(1e-6, 1 - 1e-6))
     with pytest.raises(ValueError, match="clustering head"):
         GuidedClusterSegmenter(LocalDiscriminationNet(embedding_dim=8, num_clusters=0))(x)
 
