@@ -83,6 +83,7 @@ class EllipsePrior:
                  aspect_range: tuple[float, float] = (0.8, 1.0), centre_range: float = 0.5) -> None:
         self.size, self.radius_range, self.aspect_range = size, radius_range, aspect_range
         self.centre_range = centre_range
+        self._yy, self._xx = np.mgrid[:size, :size].astype(np.float32) + 0.5  # pixel centres, made once
 
     def __call__(self, rng: np.random.RandomState) -> np.ndarray:
         side = self.size
@@ -90,7 +91,7 @@ class EllipsePrior:
         major = rng.uniform(*self.radius_range) * side
         minor = major * rng.uniform(*self.aspect_range)
         angle = rng.uniform(0, np.pi)
-        yy, xx = np.mgrid[:side, :side].astype(np.float32) + 0.5
+        yy, xx = self._yy, self._xx
         u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
         v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
         return ((u / major) ** 2 + (v / minor) ** 2 <= 1.0).astype(np.float32)

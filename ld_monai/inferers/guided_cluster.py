@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from ld_monai.layers.pooling import l2_normalize
+from ld_monai.losses.region_discrimination import binary_entropy_bits
 
 __all__ = ["guided_cluster_probability", "GuidedClusterSegmenter", "pseudo_label_and_certainty"]
 
@@ -27,16 +26,17 @@ def guided_cluster_probability(embedding: torch.Tensor, assignment: torch.Tensor
     ``F`` is the field of view (N, 1, H, W), 1 everywhere when None; the map is multiplied by it (outside: 0).
     ``embedding`` (N, D, H, W) unit vectors, ``assignment`` (N, M, H, W) summing to 1 over M.
     """
-    fov = torch.ones_like(assignment[:, :1]) if field_of_view is None else field_of_view.to(assignment)
+    fov = None if field_of_view is None else field_of_view.to(assignment)
     if rule == "threshold":
         probability = assignment[:, cluster: cluster + 1]
     elif rule == "recluster":
-        regions = l2_normalize(torch.einsum("nmhw,ndhw->nmd", assignment * fov, embedding), dim=2)
+        inside = assignment if fov is None else assignment * fov
+        regions = l2_normalize(torch.einsum("nmhw,ndhw->nmd", inside, embedding), dim=2)
         logits = torch.einsum("ndhw,nmd->nmhw", embedding, regions) / temperature
         probability = torch.softmax(logits, dim=1)[:, cluster: cluster + 1]
     else:
         raise ValueError(f"rule must be 'threshold' or 'recluster', got {rule!r}.")
-    return probability * fov
+    return probability if fov is None else probability * fov
 
 
 class GuidedClusterSegmenter(nn.Module):
@@ -72,5 +72,4 @@ def pseudo_label_and_certainty(probability: torch.Tensor, threshold: float = 0.5
     1, 0 where it is 0.5): the uncertainty map of A8.2 (b) as a per-pixel weight for
     :class:`ld_monai.losses.UncertaintyWeightedLoss`. Returns (N, 2, H, W)."""
     p = probability.clamp(0, 1)
-    entropy = -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p)) / math.log(2.0)
-    return torch.cat([(p > threshold).to(p.dtype), 1 - entropy], dim=1)
+    return torch.cat([(p > threshold).to(p.dtype), 1 - binary_entropy_bits(p)], dim=1)

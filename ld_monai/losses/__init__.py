@@ -10,6 +10,6 @@ from ld_monai.losses.patch_discrimination import (
     flatten_patches,
     invariant_spreading_loss,
 )
-from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss
+from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss, binary_entropy_bits
 from ld_monai.losses.shape_prior import ShapePriorAdversarialLoss, ShapePriorKLLoss, patch_fraction_histograms
 from ld_monai.losses.uncertainty_weighted import UncertaintyWeightedLoss

@@ -15,7 +15,7 @@ from torch.nn.modules.loss import _Loss
 
 from ld_monai.layers.pooling import l2_normalize
 
-__all__ = ["RegionDiscriminationLoss", "AssignmentEntropyLoss"]
+__all__ = ["RegionDiscriminationLoss", "AssignmentEntropyLoss", "binary_entropy_bits"]
 
 
 class RegionDiscriminationLoss(_Loss):
@@ -46,6 +46,11 @@ class RegionDiscriminationLoss(_Loss):
         return F.cross_entropy(logits.reshape(n * m, m), target)
 
 
+def binary_entropy_bits(a: torch.Tensor) -> torch.Tensor:
+    """Element-wise ``-a log2 a - (1 - a) log2(1 - a)`` of values in [0, 1] (``xlogy``: 0 log 0 = 0); in [0, 1]."""
+    return -(torch.special.xlogy(a, a) + torch.special.xlogy(1 - a, 1 - a)) / math.log(2.0)
+
+
 class AssignmentEntropyLoss(_Loss):
     """Mean binary entropy in bits of every soft assignment value, ``-a log2 a - (1 - a) log2(1 - a)``.
 
@@ -55,5 +60,4 @@ class AssignmentEntropyLoss(_Loss):
     """
 
     def forward(self, assignment: torch.Tensor) -> torch.Tensor:
-        a = assignment
-        return -(torch.special.xlogy(a, a) + torch.special.xlogy(1 - a, 1 - a)).mean() / math.log(2.0)
+        return binary_entropy_bits(assignment).mean()
