@@ -49,3 +49,15 @@ def test_entropy_known_values():
     torch.testing.assert_close(loss(a), ref)
     loss(a).backward()
     assert torch.isfinite(a.grad).all()
+
+
+def test_entropy_gradient_is_finite_at_saturated_assignments():
+    # a cluster pushed to 1 saturates: sigmoid(30) + 1e-9 normalised over 3 clusters rounds to exactly 1 in float32
+    scores = torch.tensor([30.0, -100.0, -100.0], requires_grad=True)
+    s = torch.sigmoid(scores) + 1e-9
+    a = (s / s.sum()).reshape(1, 3, 1, 1)
+    assert a[0, 0].item() == 1.0
+    value = AssignmentEntropyLoss()(a)
+    value.backward()
+    assert value.item() == pytest.approx(0.0, abs=1e-7)
+    assert torch.isfinite(scores.grad).all()
