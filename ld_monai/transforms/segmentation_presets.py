@@ -93,6 +93,7 @@ def segmentation_preprocessing(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     track_meta: bool = True,
+    weight_key: str | None = None,
 ) -> list:
     """Load, check, crop (fundus), scale, resize and normalise ``image`` (+ labels and mask when given).
 
@@ -110,15 +111,22 @@ def segmentation_preprocessing(
     ``image_resize`` is the image's interpolation (anti-aliased when not ``"area"``); predictions are mapped back with
     it. The normalisation (``mean``, ``std``; default: the modality's, above) is skipped with ``normalize=False``, as
     LD pretraining does (it normalises its views after colour jitter); ``track_meta=False`` returns plain tensors.
+    ``weight_key`` (with ``structures``) names a per-pixel weight image (8-bit, 255 = weight 1; e.g. the certainty of
+    pseudo-labels, :func:`ld_monai.apps.write_pseudo_labels`), cropped and resized (bilinear) like the labels and
+    appended to ``label`` as its last channel: the (N, K + 1, H, W) target of
+    :class:`ld_monai.losses.UncertaintyWeightedLoss`.
     This is the one preprocessing chain of the pretraining and segmentation bundles.
     """
     _check_modality(modality)
     if fundus_contrast is not None and modality != "fundus":
         raise ValueError(f"fundus_contrast {fundus_contrast!r} is for fundus photographs, not {modality!r} images.")
     structures = list(structures)
+    if weight_key and not structures:
+        raise ValueError("weight_key weighs the labels of structures: name the structures too.")
     masks = [mask_key] if mask_key else []
     binary = structures + masks
-    keys = ["image"] + binary
+    weights = [weight_key] if weight_key else []
+    keys = ["image"] + binary + weights
     load_pil = partial(
         LoadImaged, reader="PILReader", reverse_indexing=False, image_only=True, ensure_channel_first=True
     )
@@ -126,7 +134,7 @@ def segmentation_preprocessing(
         chain: list = [load_pil(keys), EnsureChannelsd("image", num_channels=3)]
     else:
         # DICOM (CR/DX), NIfTI or image files, scaled to [0, 1] (VOI window or percentiles); PNG masks
-        chain = [LoadRadiographd("image")] + ([load_pil(binary)] if binary else [])
+        chain = [LoadRadiographd("image")] + ([load_pil(binary + weights)] if binary else [])
     if source_key:
         chain.append(CopyItemsd("image", names=source_key))
     if binary:
@@ -152,11 +160,14 @@ def segmentation_preprocessing(
     if binary:
         # nearest-exact samples pixel centres; plain "nearest" shifts labels by up to one pixel against the image
         chain.append(Resized(binary, spatial_size=(image_size, image_size), mode="nearest-exact"))
+    if weights:
+        chain += [Resized(weights, spatial_size=(image_size, image_size), mode="bilinear"),
+                  ScaleIntensityRanged(weights, a_min=0, a_max=255, b_min=0.0, b_max=1.0, clip=True)]
     if normalize:
         mean, std = mean or default_mean, std or default_std
         chain.append(NormalizeIntensityd("image", subtrahend=list(mean), divisor=list(std), channel_wise=True))
     if structures:
-        chain += [ConcatItemsd(structures, "label"), DeleteItemsd(structures)]
+        chain += [ConcatItemsd(structures + weights, "label"), DeleteItemsd(structures + weights)]
     if native and structures:
         native_structures = native[: len(structures)]
         chain += [ConcatItemsd(native_structures, f"label{native_suffix}"), DeleteItemsd(native_structures)]

@@ -85,6 +85,37 @@ def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_
         assert ("auc" in summary) == (bundle == "shape_guided_vessel_segmentation")
 
 
+def test_refinement_trains_a_segmentation_bundle_on_the_pseudo_labels(exported, data_dir, tmp_path):
+    """The refinement (A8.2 (b)) as a user runs it: pseudo_labels.json labels the pretraining's own images, then
+    the bundle that the metadata names trains on them with the certainty weights and is scored on a real test
+    split."""
+    bundle = "shape_guided_optic_disc_segmentation"
+    images, count, _, evaluation_set, evaluation_folder = BUNDLES[bundle]
+    dataset = few_files(data_dir / images, tmp_path / "images", count)
+    configs = exported[bundle] / "configs"
+    settings = dict(meta_file=str(configs / "metadata.json"), logging_file=str(configs / "logging.conf"),
+                    bundle_root=str(exported[bundle]), output_dir=str(tmp_path / "run"), dataset_dir=str(dataset),
+                    prior="kl", **TINY)
+    run(config_file=str(configs / "train.json"), **settings)
+    run(config_file=[str(configs / "train.json"), str(configs / "pseudo_labels.json")], **settings)
+    pseudo = json.loads((tmp_path / "run" / "pseudo_labels" / "datalist.json").read_text())
+    assert sorted(len(pseudo[split]) for split in ("training", "validation")) == [1, 2]  # the pretraining's split
+    refinement = json.loads((configs / "metadata.json").read_text())["ld_monai_refinement"]
+    segmentation = export_bundle(refinement["bundle"], tmp_path / "refined_bundle") / "configs"
+    common = dict(meta_file=str(segmentation / "metadata.json"), logging_file=str(segmentation / "logging.conf"),
+                  bundle_root=str(segmentation.parent), output_dir=str(tmp_path / "refined"), image_size=64,
+                  batch_size=2, frozen_epochs=1, fine_epochs=1, num_workers=0, cache_rate=0.0,
+                  pretrained_encoder=str(tmp_path / "run" / "checkpoints" / "encoder.pt"), **refinement["settings"])
+    run(config_file=str(segmentation / "train.json"),
+        datalist_file=str(tmp_path / "run" / "pseudo_labels" / "datalist.json"), **common)
+    datalist = prepare_dataset(evaluation_set, data_dir / evaluation_folder, tmp_path / "data")
+    run(config_file=[str(segmentation / "train.json"), str(segmentation / "evaluate.json")],
+        datalist_file=str(datalist), **common)
+    summary = json.loads((tmp_path / "refined" / "eval_test" / "native" / "metrics_summary.json").read_text())
+    assert summary["num_images_scored"] == len(json.loads(datalist.read_text())["test"])
+    assert list(summary["dice"]) == ["disc"] and 0 <= summary["dice"]["disc"]["mean"] <= 1
+
+
 def test_family_builds_on_ld_pretraining_without_copies(data_dir, tmp_path):
     """The family holds overrides only: its train.json is ld_pretraining's with the shape-guided trainer, the prior
     transform after the views, and the discriminator in the checkpoints; the metadata verifies."""

@@ -182,3 +182,26 @@ def test_foreground_patches_hold_the_structure_and_uniform_ones_mostly_miss_it()
     assert patches_with_structure(0.0) <= 2
     with pytest.raises(ValueError, match="foreground_patch_fraction"):
         segmentation_augmentation("xray", patch_size=16, foreground_patch_fraction=1.5)
+
+
+@pytest.mark.parametrize("modality", ["fundus", "xray"])
+def test_weight_image_follows_the_label_as_the_last_label_channel(drive_item, modality, tmp_path):
+    """A weight image equal to the label x 255 comes out as a copy of the label channel (cropped and resized
+    alike), and half of 255 as 0.5: the [label, weight] target of UncertaintyWeightedLoss."""
+    label = np.asarray(Image.open(drive_item["vessel"]).convert("L"))
+    Image.fromarray(label).save(tmp_path / "weight.png")
+    Image.fromarray(np.full_like(label, 128)).save(tmp_path / "half.png")
+    if modality == "xray":
+        Image.open(drive_item["image"]).convert("L").save(tmp_path / "image.png")
+        drive_item = {"image": str(tmp_path / "image.png"), "vessel": drive_item["vessel"]}
+    for weight, check in (("weight.png", "copy"), ("half.png", "half")):
+        item = {**drive_item, "certainty": str(tmp_path / weight)}
+        out = Compose(segmentation_preprocessing(modality, ["vessel"], image_size=128, weight_key="certainty"))(item)
+        assert out["label"].shape == (2, 128, 128) and "certainty" not in out
+        if check == "copy":  # bilinear against nearest-exact: equal away from the vessel borders
+            assert (out["label"][1] - out["label"][0]).abs().mean() < 0.1
+            assert torch.corrcoef(out["label"].reshape(2, -1))[0, 1] > 0.8
+        else:
+            torch.testing.assert_close(out["label"][1].float(), torch.full((128, 128), 128 / 255), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="structures"):
+        segmentation_preprocessing(modality, image_size=128, weight_key="certainty")

@@ -1,0 +1,30 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""The shape-prior benchmark's arms and the command of its record."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.shape_prior import parse_arm, prior_and_loss, reproducing_command
+
+
+def test_arms_name_a_prior_and_a_loss():
+    assert parse_arm("drive_vessel:octa_kl") == ("drive_vessel", "octa_kl")
+    assert prior_and_loss("drive_vessel", "octa_kl") == ("octa", "kl")
+    assert prior_and_loss("drive_vessel", "dsa_adv") == ("dsa", "adv")
+    assert prior_and_loss("drishti_disc", "adv") == ("ellipse", "adv")  # one prior: the loss alone names the arm
+    with pytest.raises(SystemExit, match="octa"):
+        prior_and_loss("drive_vessel", "kl")  # two priors: which one?
+    with pytest.raises(SystemExit, match="unknown task"):
+        parse_arm("drive:octa_kl")
+
+
+def test_arms_with_other_settings_get_their_own_command():
+    record = {"drishti_disc": {"adv": {"extra_settings": {}}, "kl": {"extra_settings": {"prior_weight": 0.5}}},
+              "drive_vessel": {"sato": {"dice": 0.7}}}
+    command = reproducing_command(record, "../shared/data", "runs/sp", "docs/results/shape_prior.json")
+    assert command == (
+        "python benchmarks/shape_prior.py --arms drishti_disc:adv drive_vessel:sato --data_dir ../shared/data "
+        "--output_dir runs/sp --json docs/results/shape_prior.json && "
+        "python benchmarks/shape_prior.py --arms drishti_disc:kl --data_dir ../shared/data --output_dir runs/sp "
+        "--set prior_weight=0.5 --json docs/results/shape_prior.json")
