@@ -240,8 +240,9 @@ def predict(bundle_dir: str | os.PathLike, inputs: str | os.PathLike | Sequence[
     files = _input_files(inputs) if isinstance(inputs, (str, os.PathLike)) else [os.fspath(f) for f in inputs]
     kind = bundle_kind(bundle_dir)
     if kind in ("pretraining", "shape_guided_segmentation"):
+        writes = "embeddings and cluster maps" if kind == "pretraining" else "the guided cluster's masks of a folder"
         raise ValueError(f"{bundle_dir} is a {kind.replace('_', ' ')} bundle: ld-monai predict runs segmentation and "
-                         "landmark bundles; run its inference.json for embeddings and cluster maps.")
+                         f"landmark bundles; run its inference.json for {writes}.")
     run = _find_landmarks if kind == "landmark_detection" else _segment
     summary = run(bundle_dir, files, output_dir, checkpoint, device, progress, overrides)
     summary.seconds = time.time() - start

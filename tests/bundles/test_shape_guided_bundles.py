@@ -1,6 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
 """The three shape-guided bundles, exported from their family (which builds on ld_pretraining), each trained for a
-few iterations on real images with its real prior: the research code's adversarial prior and the KL prior."""
+few iterations on real images with its real prior (the research code's adversarial prior and the KL prior), then
+evaluated, run for masks and refined."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from monai.bundle import run, verify_metadata
+from PIL import Image
 
 from ld_monai.apps.bundles import bundle_configs, export_bundle
 from ld_monai.apps.prepare import prepare_dataset
@@ -83,6 +86,11 @@ def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_
         assert summary["num_images_scored"] == n_test and list(summary["dice"]) == [structure]
         assert 0 <= summary["dice"][structure]["mean"] <= 1
         assert ("auc" in summary) == (bundle == "shape_guided_vessel_segmentation")
+    run(config_file=str(configs / "inference.json"), **settings)  # the masks of the training folder's images
+    for image in sorted(dataset.iterdir()):
+        mask = np.asarray(Image.open(tmp_path / "run" / "predictions" / f"{image.stem}_mask.png"))
+        assert mask.shape == np.asarray(Image.open(image)).shape[:2] and set(np.unique(mask)) <= {0, 1}
+        assert (tmp_path / "run" / "predictions" / f"{image.stem}_overlay.png").is_file()
 
 
 def test_refinement_trains_a_segmentation_bundle_on_the_pseudo_labels(exported, data_dir, tmp_path):
