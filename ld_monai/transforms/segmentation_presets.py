@@ -112,8 +112,8 @@ def segmentation_preprocessing(
     it. The normalisation (``mean``, ``std``; default: the modality's, above) is skipped with ``normalize=False``, as
     LD pretraining does (it normalises its views after colour jitter); ``track_meta=False`` returns plain tensors.
     ``weight_key`` (with ``structures``) names a per-pixel weight image (8-bit, 255 = weight 1; e.g. the certainty of
-    pseudo-labels, :func:`ld_monai.apps.write_pseudo_labels`), cropped and resized (bilinear) like the labels and
-    appended to ``label`` as its last channel: the (N, K + 1, H, W) target of
+    pseudo-labels, :func:`ld_monai.apps.pseudo_labels.write_pseudo_labels`), cropped and resized (bilinear) like the
+    labels and appended to ``label`` as its last channel: the (N, K + 1, H, W) target of
     :class:`ld_monai.losses.UncertaintyWeightedLoss`.
     This is the one preprocessing chain of the pretraining and segmentation bundles.
     """
