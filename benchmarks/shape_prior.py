@@ -8,12 +8,11 @@ images with the prior (no label of those images is read), then ``evaluate.json``
 test split of the task's prepared dataset, by the threshold rule (cluster assignment > 0.5, the research code's
 rule A) and by re-clustering (rule B). Neither rule has a threshold chosen with labels.
 
-Baselines, side by side:
+``TASK:ARM_refined`` (after ``TASK:ARM``) is the refinement: a segmentation bundle trained on the guided cluster's
+pseudo-labels of the training images, weighted by their certainty (method spec A8.2 (b)). Baselines, side by side:
 
 * ``drive_vessel:frangi`` and ``drive_vessel:sato``: a Hessian vessel filter thresholded by Otsu inside the field
   of view (``benchmarks/segmentation_baselines``), no training;
-* ``TASK:ARM_refined`` (after ``TASK:ARM``): the refinement, a segmentation bundle trained on the guided cluster's
-  pseudo-labels of the training images, weighted by their certainty (method spec A8.2 (b));
 * ``TASK:oracle``: plain LD (the bundle with ``prior_weight`` 0: no prior) and the one of its clusters that best
   overlaps the test labels. The choice uses the test labels, so it is an **oracle**, not a method.
 
@@ -128,7 +127,7 @@ def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: d
               "images": spec["images"]}
     if name == "oracle":
         clusters = {}
-        for cluster in range(8):
+        for cluster in range(bundle_configs(spec["bundle"])["train.json"]["num_clusters"]):
             eval_dir = out / "run" / f"eval_test_cluster{cluster}"
             run_bundle(bundle, configs, {**evaluate, "guided_cluster": cluster, "eval_dir": str(eval_dir)}, log)
             clusters[cluster] = scores(eval_dir, spec["structure"])
