@@ -71,7 +71,7 @@ TASKS = {
         "priors": {"scr": "xray/SCR_annotations"}, "settings": {},
     },
 }
-LOSSES = {"adv": "adversarial", "kl": "kl"}
+LOSSES = {"adv": "adversarial", "kl": "kl", "w1": "wasserstein"}
 FILTERS = ("frangi", "sato")
 
 

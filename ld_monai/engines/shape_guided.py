@@ -9,8 +9,8 @@ cluster's assignment map of the four non-mixup views (4B maps):
   ``discriminator_optimizer``): the generator term joins the LD loss and is stepped with the network; then, as
   the research code does after that step, the discriminator takes one step on the batch's prior masks (real)
   against the detached maps (fake);
-* a shape-distribution divergence (:class:`ld_monai.losses.ShapePriorKLLoss`): ``prior_loss(maps, masks)``, no
-  discriminator.
+* a shape-distribution divergence (:class:`ld_monai.losses.ShapePriorKLLoss`,
+  :class:`ld_monai.losses.ShapePriorWassersteinLoss`): ``prior_loss(maps, masks)``, no discriminator.
 
 The prior masks come with the batch under ``"prior"`` (B, K, 1, S, S), e.g. from
 :class:`ld_monai.transforms.RandShapePriorMasksd`. In the patch-discrimination stage (no clustering head) there is

@@ -11,5 +11,11 @@ from ld_monai.losses.patch_discrimination import (
     invariant_spreading_loss,
 )
 from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss, binary_entropy_bits
-from ld_monai.losses.shape_prior import ShapePriorAdversarialLoss, ShapePriorKLLoss, patch_fraction_histograms
+from ld_monai.losses.shape_prior import (
+    ShapePriorAdversarialLoss,
+    ShapePriorKLLoss,
+    ShapePriorWassersteinLoss,
+    patch_fraction_histograms,
+    patch_fractions,
+)
 from ld_monai.losses.uncertainty_weighted import UncertaintyWeightedLoss

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.loss import _Loss
 
-__all__ = ["ShapePriorAdversarialLoss", "ShapePriorKLLoss", "patch_fraction_histograms"]
+__all__ = ["ShapePriorAdversarialLoss", "ShapePriorKLLoss", "ShapePriorWassersteinLoss", "patch_fractions",
+           "patch_fraction_histograms"]
 
 
 class ShapePriorAdversarialLoss(_Loss):
@@ -37,6 +38,14 @@ class ShapePriorAdversarialLoss(_Loss):
         return F.binary_cross_entropy_with_logits(logits, target)
 
 
+def patch_fractions(masks: torch.Tensor, grid: int) -> torch.Tensor:
+    """The foreground fraction of every patch of a g x g grid over each of the (soft) masks (N, 1, H, W) in [0, 1]
+    (patches of 1/g of the image side, whatever its size): a flat vector of N g^2 values in [0, 1]."""
+    if masks.ndim != 4 or masks.shape[1] != 1:
+        raise ValueError(f"masks must be (N, 1, H, W), got {tuple(masks.shape)}.")
+    return F.adaptive_avg_pool2d(masks, grid).flatten()
+
+
 def patch_fraction_histograms(masks: torch.Tensor, grids: tuple[int, ...], bins: int) -> torch.Tensor:
     """The distribution of foreground fractions of a batch of (soft) masks, at several patch sizes.
 
@@ -46,12 +55,10 @@ def patch_fraction_histograms(masks: torch.Tensor, grids: tuple[int, ...], bins:
     soft, differentiable histogram. Returns (len(grids), bins), each row summing to 1 (the mean over the batch's
     patches).
     """
-    if masks.ndim != 4 or masks.shape[1] != 1:
-        raise ValueError(f"masks must be (N, 1, H, W), got {tuple(masks.shape)}.")
     centres = (torch.arange(bins, device=masks.device, dtype=masks.dtype) + 0.5) / bins
     rows = []
     for grid in grids:
-        fractions = F.adaptive_avg_pool2d(masks, grid).reshape(-1, 1)
+        fractions = patch_fractions(masks, grid).unsqueeze(1)
         rows.append(torch.softmax(-((fractions - centres) ** 2) * (bins**2 / 2.0), dim=1).mean(dim=0))
     return torch.stack(rows)
 
@@ -69,7 +76,10 @@ class ShapePriorKLLoss(_Loss):
         L = 1/G sum_g KL(P_g || Q_g) = 1/G sum_g sum_k P_gk log(P_gk / Q_gk),   P, Q smoothed by ``eps``
 
     a distribution-level loss: no cluster map is paired with any mask, and it is zero when the batch of
-    cluster maps has the prior's distribution of patch fractions. With ``occupancy_weight`` w > 0 the loss adds
+    cluster maps has the prior's distribution of patch fractions. On the Drishti-GS1 disc (the CPU recipe of
+    ``benchmarks/shape_prior.py``) the guided cluster stayed diffuse under this loss (about 0.05 everywhere, never
+    above 0.5); a soft histogram passes gradients mainly between neighbouring bins, which may be why.
+    :class:`ShapePriorWassersteinLoss` compares the same fractions without bins. With ``occupancy_weight`` w > 0 the loss adds
     ``w KL(O_p || O_a)`` between where the foreground lies, ``O`` the batch's mean mask pooled to the coarsest
     grid and normalised to sum to 1: for priors whose position means something (lungs), not for rotated ones.
 
@@ -105,3 +115,39 @@ class ShapePriorKLLoss(_Loss):
             occupancy = [o / o.sum().clamp_min(1e-12) for o in occupancy]
             loss = loss + self.occupancy_weight * self._kl(*occupancy)
         return loss
+
+
+class ShapePriorWassersteinLoss(_Loss):
+    """The Wasserstein-1 distance between the distributions of patch foreground fractions of the prior masks and of
+    the guided cluster, at several patch sizes (the shape descriptors of :class:`ShapePriorKLLoss`, compared without
+    bins; a shape-distribution divergence of method spec A8.2, designed here).
+
+    With ``a_g`` the sorted fractions of the cluster maps' patches at grid ``g`` (:func:`patch_fractions`, K values)
+    and ``Q_g`` the empirical quantile function of the prior masks' P sorted fractions ``p_g`` (no gradient),
+
+        L = 1/G sum_g 1/K sum_k | a_g,(k) - Q_g((k + 1/2) / K) |,   Q_g(t) = p_g,(floor(t P))
+
+    the 1-D optimal-transport distance between the two distributions (exact for equal sample sizes). Each sorted
+    value is pulled towards its own quantile of the prior, however far: a diffuse cluster's brightest patches are
+    pushed to full, the rest to empty, in the prior's proportions; no map is paired with any mask. Zero when the
+    batch of cluster maps has the prior's distribution of patch fractions; in [0, 1].
+
+    Args:
+        grids: patch grids (g x g patches per image).
+    """
+
+    def __init__(self, grids: tuple[int, ...] = (1, 4, 16, 64)) -> None:
+        super().__init__()
+        self.grids = tuple(grids)
+
+    def forward(self, cluster_maps: torch.Tensor, prior_masks: torch.Tensor) -> torch.Tensor:
+        prior_masks = prior_masks.detach().to(cluster_maps)
+        distances = []
+        for grid in self.grids:
+            fractions = torch.sort(patch_fractions(cluster_maps, grid)).values
+            prior = torch.sort(patch_fractions(prior_masks, grid)).values
+            # the prior's empirical quantile function at the cluster values' mid-ranks: the prior's own sorted
+            # values when both batches hold as many patches
+            ranks = (torch.arange(fractions.numel(), device=prior.device) * 2 + 1) * prior.numel()
+            distances.append((fractions - prior[ranks // (2 * fractions.numel())]).abs().mean())
+        return torch.stack(distances).mean()

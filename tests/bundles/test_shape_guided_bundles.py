@@ -59,7 +59,8 @@ def exported(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("bundle, prior", [(b, "adversarial") for b in sorted(BUNDLES)]
-                         + [("shape_guided_optic_disc_segmentation", "kl")])
+                         + [("shape_guided_optic_disc_segmentation", "kl"),
+                            ("shape_guided_lung_segmentation", "wasserstein")])
 def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_dir, tmp_path):
     images, count, prior_source, evaluation_set, evaluation_folder = BUNDLES[bundle]
     dataset = few_files(data_dir / images, tmp_path / "images", count)

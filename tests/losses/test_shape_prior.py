@@ -5,7 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ld_monai.losses import ShapePriorAdversarialLoss, ShapePriorKLLoss, patch_fraction_histograms
+from ld_monai.losses import (
+    ShapePriorAdversarialLoss,
+    ShapePriorKLLoss,
+    ShapePriorWassersteinLoss,
+    patch_fraction_histograms,
+    patch_fractions,
+)
 
 SIDE = 128
 
@@ -97,3 +103,42 @@ def test_occupancy_term_tells_left_from_right():
     shapes_only, with_position = ShapePriorKLLoss(), ShapePriorKLLoss(occupancy_weight=1.0)
     assert shapes_only(left, right).item() == pytest.approx(shapes_only(right, right).item(), abs=1e-6)
     assert with_position(left, right) > with_position(right, right) + 2.0
+
+
+def test_wasserstein_known_values():
+    loss = ShapePriorWassersteinLoss(grids=(1, 4))
+    blobs = discs(4)
+    assert loss(blobs, blobs).item() == pytest.approx(0.0, abs=1e-6)
+    empty, full = torch.zeros_like(blobs), torch.ones_like(blobs)
+    # an empty map moves every patch's fraction down to 0: the mean fraction of the prior's patches, at each grid
+    assert loss(empty, blobs).item() == pytest.approx(blobs.mean().item(), rel=1e-5)
+    assert loss(full, blobs).item() == pytest.approx(1 - blobs.mean().item(), rel=1e-5)
+    assert patch_fractions(blobs, 4).shape == (4 * 16,)
+
+
+def test_wasserstein_is_lower_for_a_cluster_shaped_like_the_prior():
+    loss = ShapePriorWassersteinLoss()
+    vessels, blobs = grid_lines(4), discs(4)
+    assert loss(grid_lines(4, shift=7), vessels) < 0.2 * loss(blobs, vessels)
+    assert loss(discs(4, radius=28), blobs) < 0.2 * loss(grid_lines(4), blobs)
+    assert loss(discs(4, side=SIDE), discs(4, side=2 * SIDE)).item() < 5e-3  # whatever the image size
+
+
+def test_wasserstein_turns_a_diffuse_cluster_into_the_priors_proportions():
+    """A cluster near 0.05 everywhere (what the KL prior left on the Drishti disc) becomes a near-binary map with
+    the prior's foreground share."""
+    torch.manual_seed(0)
+    prior = discs(4)
+    logits = (math.log(0.05 / 0.95) + 0.1 * torch.randn(4, 1, 64, 64)).requires_grad_()
+    loss = ShapePriorWassersteinLoss()
+    optimiser = torch.optim.Adam([logits], lr=0.1)
+    first = loss(torch.sigmoid(logits), prior).item()
+    for _ in range(100):
+        optimiser.zero_grad()
+        value = loss(torch.sigmoid(logits), prior)
+        value.backward()
+        optimiser.step()
+    maps = torch.sigmoid(logits)
+    assert value.item() < 0.25 * first
+    assert ((maps > 0.1) & (maps < 0.9)).float().mean() < 0.05  # decided
+    assert (maps > 0.5).float().mean().item() == pytest.approx(prior.mean().item(), abs=0.01)
