@@ -79,9 +79,11 @@ class ShapePriorKLLoss(_Loss):
     cluster maps has the prior's distribution of patch fractions. On the Drishti-GS1 disc (the CPU recipe of
     ``benchmarks/shape_prior.py``) the guided cluster stayed diffuse under this loss (about 0.05 everywhere, never
     above 0.5); a soft histogram passes gradients mainly between neighbouring bins, which may be why.
-    :class:`ShapePriorWassersteinLoss` compares the same fractions without bins. With ``occupancy_weight`` w > 0 the loss adds
-    ``w KL(O_p || O_a)`` between where the foreground lies, ``O`` the batch's mean mask pooled to the coarsest
-    grid and normalised to sum to 1: for priors whose position means something (lungs), not for rotated ones.
+    :class:`ShapePriorWassersteinLoss` compares the same fractions without bins.
+
+    With ``occupancy_weight`` w > 0 the loss adds ``w KL(O_p || O_a)`` between where the foreground lies, ``O`` the
+    batch's mean mask pooled to the coarsest grid and normalised to sum to 1: for priors whose position means
+    something (lungs), not for rotated ones.
 
     Args:
         grids: patch grids (g x g patches per image), finest last.
