@@ -69,7 +69,8 @@ TASKS = {
     "cxr_lung": {
         "bundle": "shape_guided_lung_segmentation", "structure": "lung",
         "images": "xray/unlabeled/images", "dataset": ("cxr_lungs", "xray/cxr_lungs"),
-        "priors": {"scr": "xray/SCR_annotations"}, "settings": {},
+        "priors": {"scr": "xray/SCR_annotations"},
+        "settings": {"min_image_size": 128},  # 14 of the 825 radiographs are smaller than 256 px (157 px the least)
     },
 }
 LOSSES = {"adv": "adversarial", "kl": "kl", "w1": "wasserstein"}
