@@ -188,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=prepare)
     p = sub.add_parser("predict", help="segment DICOM (CR/DX), NIfTI or PNG files with a trained bundle, or find "
                        "landmarks in them with bundles/oneshot_landmark_detection")
-    p.add_argument("bundle_dir", help="a trained segmentation bundle (a folder written by `ld-monai bundle export`, "
-                   "e.g. bundles_out/lung_segmentation), or bundles/oneshot_landmark_detection")
+    p.add_argument("bundle_dir", help="a trained segmentation or shape-guided bundle (a folder written by `ld-monai "
+                   "bundle export`, e.g. bundles_out/lung_segmentation), or bundles/oneshot_landmark_detection")
     p.add_argument("inputs", help="a file, or a folder (every image in it; DICOM recognised by content)")
     p.add_argument("out_dir", help="where masks (NIfTI, PNG) or landmarks.csv, overlays, DICOM SEGs and "
                    "summary.json go")

@@ -1,5 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""``ld-monai predict``: run a trained segmentation bundle, or the one-shot landmark bundle, on clinical files.
+"""``ld-monai predict``: run a trained segmentation bundle (also a shape-guided one, whose guided cluster segments),
+or the one-shot landmark bundle, on clinical files.
 
 Segmentation: the bundle's own ``inference.json`` (MONAI ``ConfigWorkflow``, type ``infer``), its dataset fed one
 file at a time so that one bad file never stops the others. For each input (DICOM CR/DX, NIfTI, PNG/JPEG/TIFF; a
@@ -135,7 +136,9 @@ class BundlePredictor:
         configured = self.workflow.parser.get_parsed_content("checkpoint") if checkpoint is None else None
         self.checkpoint = _find_checkpoint(bundle, configured, checkpoint)
         self.workflow.parser["checkpoint"] = str(self.checkpoint)
-        self.workflow.parser["dataset#data"] = []
+        dataset = self.workflow.parser["dataset"]  # a bundle built on ld_pretraining names it: "@infer#dataset"
+        dataset_id = dataset[1:] if isinstance(dataset, str) and dataset.startswith("@") else "dataset"
+        self.workflow.parser[f"{dataset_id}#data"] = []
         self.workflow.initialize()
         untouched = load_pretrained(self.workflow.parser.get_parsed_content("network"), self.checkpoint)
         if untouched:
@@ -239,10 +242,9 @@ def predict(bundle_dir: str | os.PathLike, inputs: str | os.PathLike | Sequence[
     start = time.time()
     files = _input_files(inputs) if isinstance(inputs, (str, os.PathLike)) else [os.fspath(f) for f in inputs]
     kind = bundle_kind(bundle_dir)
-    if kind in ("pretraining", "shape_guided_segmentation"):
-        writes = "embeddings and cluster maps" if kind == "pretraining" else "the guided cluster's masks of a folder"
-        raise ValueError(f"{bundle_dir} is a {kind.replace('_', ' ')} bundle: ld-monai predict runs segmentation and "
-                         f"landmark bundles; run its inference.json for {writes}.")
+    if kind == "pretraining":
+        raise ValueError(f"{bundle_dir} is a pretraining bundle: ld-monai predict runs segmentation and landmark "
+                         "bundles; run its inference.json for embeddings and cluster maps.")
     run = _find_landmarks if kind == "landmark_detection" else _segment
     summary = run(bundle_dir, files, output_dir, checkpoint, device, progress, overrides)
     summary.seconds = time.time() - start

@@ -42,8 +42,8 @@ def test_every_bundle_declares_its_kind_and_predict_refuses_pretraining(tmp_path
                         for name in ("lung", "optic_disc", "vessel")}}
     with pytest.raises(ValueError, match="pretraining bundle"):
         predict(bundle_path("ld_pretraining"), [], tmp_path / "out")
-    with pytest.raises(ValueError, match="shape guided segmentation bundle"):
-        predict(bundle_path("shape_guided_lung_segmentation"), [], tmp_path / "out")
+    with pytest.raises(FileNotFoundError, match="ld-monai bundle export shape_guided_lung_segmentation"):
+        predict(bundle_path("shape_guided_lung_segmentation"), [], tmp_path / "out")  # the family's source
     (tmp_path / "odd" / "configs").mkdir(parents=True)
     (tmp_path / "odd" / "configs" / "metadata.json").write_text('{"version": "0.1.0"}')
     with pytest.raises(ValueError, match="ld_monai_kind None"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.shape_prior import parse_arm, prior_and_loss, reproducing_command
+from benchmarks.shape_prior import RECIPES, parse_arm, prior_and_loss, reproducing_command, split_recipe
 
 
 def test_arms_name_a_prior_and_a_loss():
@@ -17,6 +17,14 @@ def test_arms_name_a_prior_and_a_loss():
         prior_and_loss("drive_vessel", "kl")  # two priors: which one?
     with pytest.raises(SystemExit, match="unknown task"):
         parse_arm("drive:octa_kl")
+
+
+def test_a_recipe_after_at_adds_its_settings():
+    assert split_recipe("adv") == ("adv", {})
+    assert split_recipe("octa_kl@closed") == ("octa_kl", RECIPES["closed"])
+    assert RECIPES["closed"]["border_margin"] == 0.25
+    with pytest.raises(SystemExit, match="unknown recipe"):
+        split_recipe("adv@fast")
 
 
 def test_arms_with_other_settings_get_their_own_command():

@@ -16,6 +16,7 @@ from monai.bundle import run, verify_metadata
 from PIL import Image
 
 from ld_monai.apps.bundles import bundle_configs, export_bundle
+from ld_monai.apps.predict import predict
 from ld_monai.apps.prepare import prepare_dataset
 
 from ..conftest import REPO
@@ -92,6 +93,13 @@ def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_
         mask = np.asarray(Image.open(tmp_path / "run" / "predictions" / f"{image.stem}_mask.png"))
         assert mask.shape == np.asarray(Image.open(image)).shape[:2] and set(np.unique(mask)) <= {0, 1}
         assert (tmp_path / "run" / "predictions" / f"{image.stem}_overlay.png").is_file()
+    image = next(iter(sorted(dataset.iterdir())))  # ld-monai predict runs the same config on one clinical file
+    summary = predict(exported[bundle], image, tmp_path / "predict", device="cpu",
+                      overrides={"output_dir": str(tmp_path / "run")})
+    assert not summary.failed and sorted(Path(p).name for p in summary.succeeded[str(image)]) == [
+        f"{image.stem}_mask.nii.gz", f"{image.stem}_mask.png", f"{image.stem}_overlay.png"]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "predict" / f"{image.stem}_mask.png")),
+                          np.asarray(Image.open(tmp_path / "run" / "predictions" / f"{image.stem}_mask.png")))
 
 
 def test_refinement_trains_a_segmentation_bundle_on_the_pseudo_labels(exported, data_dir, tmp_path):
