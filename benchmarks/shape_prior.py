@@ -56,7 +56,8 @@ from segmentation_baselines import HessianVesselFilter  # noqa: E402
 CPU_RECIPE = {"image_size": 256, "crop_size": 224, "epoch_length": 100, "pd_epochs": 2, "ld_epochs": 4,
               "lr_step_epochs": 4, "batch_size": 2, "num_val_items": 8}
 #: task -> its bundle, structure, unlabeled training images, ``ld-monai prepare`` dataset and folder (the test
-#: split), the priors (name -> folder under the data, None for a simulated one) and settings beyond CPU_RECIPE
+#: split), the priors (name -> folder under the data; None: the bundle's own, simulated ellipses or drawn lungs) and
+#: settings beyond CPU_RECIPE
 TASKS = {
     "drishti_disc": {
         "bundle": "shape_guided_optic_disc_segmentation", "structure": "disc",
@@ -72,7 +73,7 @@ TASKS = {
     "cxr_lung": {
         "bundle": "shape_guided_lung_segmentation", "structure": "lung",
         "images": "xray/unlabeled/images", "dataset": ("cxr_lungs", "xray/cxr_lungs"),
-        "priors": {"scr": "xray/SCR_annotations"},
+        "priors": {"scr": "xray/SCR_annotations", "drawn": None},  # drawn: the bundle's hand-drawn outlines
         "settings": {"min_image_size": 128},  # 14 of the 825 radiographs are smaller than 256 px (157 px the least)
     },
 }
@@ -101,11 +102,10 @@ def split_recipe(name: str) -> tuple[str, dict]:
 
 
 def prior_and_loss(task: str, name: str) -> tuple[str, str]:
-    """``octa_kl`` -> (``octa``, ``kl``); a task with one prior also takes ``adv`` / ``kl`` alone."""
+    """``octa_kl`` -> (``octa``, ``kl``); ``adv`` / ``kl`` alone name the task's first prior."""
     priors = TASKS[task]["priors"]
     prior, _, loss = name.rpartition("_")
-    if not prior and len(priors) == 1:
-        prior = next(iter(priors))
+    prior = prior or next(iter(priors))
     if prior not in priors or loss not in LOSSES:
         raise SystemExit(f"unknown arm {task}:{name}: PRIOR_LOSS with PRIOR in {sorted(priors)} and LOSS in "
                          f"{sorted(LOSSES)}, or oracle" + (f", {', '.join(FILTERS)}" if task == "drive_vessel" else ""))

@@ -12,9 +12,11 @@ def test_arms_name_a_prior_and_a_loss():
     assert parse_arm("drive_vessel:octa_kl") == ("drive_vessel", "octa_kl")
     assert prior_and_loss("drive_vessel", "octa_kl") == ("octa", "kl")
     assert prior_and_loss("drive_vessel", "dsa_adv") == ("dsa", "adv")
-    assert prior_and_loss("drishti_disc", "adv") == ("ellipse", "adv")  # one prior: the loss alone names the arm
+    assert prior_and_loss("drishti_disc", "adv") == ("ellipse", "adv")  # the loss alone: the first prior
+    assert prior_and_loss("cxr_lung", "adv") == ("scr", "adv")
+    assert prior_and_loss("cxr_lung", "drawn_w1") == ("drawn", "w1")
     with pytest.raises(SystemExit, match="octa"):
-        prior_and_loss("drive_vessel", "kl")  # two priors: which one?
+        prior_and_loss("drive_vessel", "fractal_kl")
     with pytest.raises(SystemExit, match="unknown task"):
         parse_arm("drive:octa_kl")
 
