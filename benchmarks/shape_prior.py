@@ -56,7 +56,7 @@ from segmentation_baselines import HessianVesselFilter  # noqa: E402
 CPU_RECIPE = {"image_size": 256, "crop_size": 224, "epoch_length": 100, "pd_epochs": 2, "ld_epochs": 4,
               "lr_step_epochs": 4, "batch_size": 2, "num_val_items": 8}
 #: task -> its bundle, structure, unlabeled training images, ``ld-monai prepare`` dataset and folder (the test
-#: split), the priors (name -> folder under the data; None: the bundle's own, simulated ellipses or drawn lungs) and
+#: split), the priors (name -> folder under the data; None: the bundle's own, simulated or drawn) and
 #: settings beyond CPU_RECIPE
 TASKS = {
     "drishti_disc": {
@@ -67,7 +67,8 @@ TASKS = {
     "drive_vessel": {
         "bundle": "shape_guided_vessel_segmentation", "structure": "vessel",
         "images": "fundus/DRIVE/training/images", "dataset": ("drive", "fundus/DRIVE"),
-        "priors": {"octa": "fundus/shape_priors/OCTA_vessel_masks", "dsa": "fundus/shape_priors/DSA_vessel_masks"},
+        "priors": {"octa": "fundus/shape_priors/OCTA_vessel_masks", "dsa": "fundus/shape_priors/DSA_vessel_masks",
+                   "trees": None},  # trees: the bundle's simulated vessel trees
         "settings": {},  # at 256 px the 1-8 px vessels of the 565-px photographs are 0.5-4 px wide
     },
     "cxr_lung": {

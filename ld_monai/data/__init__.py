@@ -37,5 +37,6 @@ from ld_monai.data.random_pair_dataset import RandomPairDataset
 from ld_monai.data.combined_datalists import combine_segmentation_datalists, record_datalists
 from ld_monai.data.segmentation_datalist import load_segmentation_datalist
 from ld_monai.data.drawn_lung_shapes import DRAWN_LUNG_OUTLINES, drawn_lung_masks
+from ld_monai.data.fractal_vessel_prior import FractalVesselPrior
 from ld_monai.data.shape_prior_sources import EllipsePrior, MaskFolderPrior, scr_lung_masks
 from ld_monai.data.split import label_fraction_subset, split_datalist

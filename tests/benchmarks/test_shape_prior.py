@@ -16,7 +16,7 @@ def test_arms_name_a_prior_and_a_loss():
     assert prior_and_loss("cxr_lung", "adv") == ("scr", "adv")
     assert prior_and_loss("cxr_lung", "drawn_w1") == ("drawn", "w1")
     with pytest.raises(SystemExit, match="octa"):
-        prior_and_loss("drive_vessel", "fractal_kl")
+        prior_and_loss("drive_vessel", "drawn_kl")
     with pytest.raises(SystemExit, match="unknown task"):
         parse_arm("drive:octa_kl")
 
