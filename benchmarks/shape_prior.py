@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -138,11 +139,13 @@ def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: d
               "dataset_dir": str(data_dir / spec["images"]), "output_dir": str(out / "run")}
     if folder:
         common["prior_dir"] = str(data_dir / folder)
+    shutil.rmtree(out / "run", ignore_errors=True)  # a rerun starts afresh, not among an earlier run's files
     bundle, log, minutes = train_exported_bundle(spec["bundle"], out, common)
     (out / "settings.json").write_text(json.dumps(common))  # what a refinement of this arm runs with
     evaluate = {**common, "datalist_file": str(datalist)}
     configs = ["configs/train.json", "configs/evaluate.json"]
     result = {"train_minutes": round(minutes, 1), "prior": prior, "loss": LOSSES[loss],
+              "bundle_version": bundle_configs(spec["bundle"])["metadata.json"]["version"],
               "settings": {key: value for key, value in common.items() if key not in ("dataset_dir", "output_dir")},
               "images": spec["images"]}
     if name == "oracle":
@@ -194,6 +197,7 @@ def refine_and_score(task: str, source: str, data_dir: Path, out: Path) -> dict:
     run_bundle(bundle, ["configs/train.json", "configs/evaluate.json"], evaluation, log)
     native = scores(out / "run" / "eval_test", spec["structure"])
     result = {"source_arm": source, "bundle": refinement["bundle"], "train_minutes": round(minutes, 1),
+              "bundle_version": bundle_configs(refinement["bundle"])["metadata.json"]["version"],
               "settings": refinement["settings"], "dice": mean(native["dice"]), "per_image": native}
     if "auc" in native:
         result["auc"] = mean(native["auc"])
