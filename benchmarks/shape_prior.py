@@ -188,6 +188,7 @@ def refine_and_score(task: str, source: str, data_dir: Path, out: Path) -> dict:
     common = {**refinement["settings"], "output_dir": str(out / "run"),
               "padding_mode": source_settings.get("padding_mode", "zeros"),  # as the encoder was pretrained
               "pretrained_encoder": str(source_out / "run" / "checkpoints" / "encoder.pt")}
+    shutil.rmtree(out / "run", ignore_errors=True)
     bundle, log, minutes = train_exported_bundle(refinement["bundle"], out, {
         **common, "datalist_file": str(source_out / "run" / "pseudo_labels" / "datalist.json")})
     datalist = prepare_dataset(spec["dataset"][0], data_dir / spec["dataset"][1], out / "data")
