@@ -2,8 +2,8 @@
 """Simulated retinal vessel trees: the vessel shape prior for a user with no vessel masks at all.
 
 Label-free vessel segmentation has trained on synthetic trees instead of annotations (e.g. the space-colonisation
-trees of Kreitner et al., "Synthetic optical coherence tomography angiographs for detailed
-retinal vessel segmentation without human annotations", IEEE TMI 2024). Here a tree is grown from the optic disc:
+trees of Kreitner et al., "Synthetic optical coherence tomography angiographs for detailed retinal vessel
+segmentation without human annotations", IEEE TMI 2024). Here a tree is grown from the optic disc:
 four arcade trunks leave the disc (up and down, towards the macula), each branch walks with a slowly turning
 direction and bifurcates into two thinner children (widths by Murray's law, ``w_parent^3 = w_a^3 + w_b^3``), until
 the width falls under ``min_width``; everything is cut to a circular field of view.
