@@ -38,5 +38,5 @@ from ld_monai.data.combined_datalists import combine_segmentation_datalists, rec
 from ld_monai.data.segmentation_datalist import load_segmentation_datalist
 from ld_monai.data.drawn_lung_shapes import DRAWN_LUNG_OUTLINES, drawn_lung_masks
 from ld_monai.data.fractal_vessel_prior import FractalVesselPrior
-from ld_monai.data.shape_prior_sources import EllipsePrior, MaskFolderPrior, scr_lung_masks
+from ld_monai.data.shape_prior_sources import EllipsePrior, MaskFolderPrior, prior_foreground_fraction, scr_lung_masks
 from ld_monai.data.split import label_fraction_subset, split_datalist

@@ -5,12 +5,13 @@ mask (H, W), float32 in {0, 1}, from a ``numpy.random.RandomState``.
 * :class:`MaskFolderPrior`: masks of another modality or data set (the research code's OCTA and DSA vessel masks,
   SCR lung masks, drawn shapes), any 2-D image format MONAI reads;
 * :class:`EllipsePrior`: simulated ellipses (the paper's prior for the optic disc);
-* :func:`scr_lung_masks`: the left and right lung masks of the SCR annotations merged into one per radiograph.
+* :func:`scr_lung_masks`: the left and right lung masks of the SCR annotations merged into one per radiograph;
+* :func:`prior_foreground_fraction`: the mean foreground fraction of a source's masks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from monai.transforms import LoadImage
 
 from ld_monai.data.image_folder import PIL_EXTENSIONS, image_folder_datalist
 
-__all__ = ["MaskFolderPrior", "EllipsePrior", "scr_lung_masks"]
+__all__ = ["MaskFolderPrior", "EllipsePrior", "scr_lung_masks", "prior_foreground_fraction"]
 
 
 def _binary(image: np.ndarray, max_side: int | None = None) -> np.ndarray:
@@ -113,3 +114,11 @@ def scr_lung_masks(scr_dir: str | Path | None, max_side: int | None = 512) -> li
     prior = MaskFolderPrior([left[n] for n in names] + [right[n] for n in names], max_side)
     half = len(names)
     return [prior.masks[i] | prior.masks[half + i] for i in range(half)]
+
+
+def prior_foreground_fraction(source: Callable[[np.random.RandomState], np.ndarray], draws: int = 64,
+                              seed: int = 0) -> float:
+    """The mean foreground fraction of ``draws`` masks of ``source`` (seeded): the share of the image that the
+    prior's structure covers, e.g. about 0.3 for the SCR lungs, 0.06 for the simulated discs."""
+    rng = np.random.RandomState(seed)
+    return float(np.mean([np.asarray(source(rng), dtype=np.float32).mean() for _ in range(draws)]))

@@ -44,13 +44,18 @@ class GuidedClusterSegmenter(nn.Module):
     -> the guided cluster's probability (N, 1, H, W) (:func:`guided_cluster_probability`), averaged over a
     left-right flip when ``flip_average`` (a flipped image's map, flipped back). With ``logits`` it returns
     ``log(p / (1 - p))`` instead (``p`` clipped to [1e-6, 1 - 1e-6]), so that the segmentation bundles'
-    post-processing (a sigmoid, then a threshold at 0.5) gives back ``p`` and ``p > 0.5``."""
+    post-processing (a sigmoid, then a threshold at 0.5) gives back ``p`` and ``p > 0.5``.
+
+    With ``prior_fraction`` (the prior masks' mean foreground fraction), each image's map is replaced by its
+    complement ``1 - p`` when the complement's area (``p <= 0.5``) is closer to it than the cluster's own: a
+    label-free choice of the side of the boundary that the guided cluster took (the adversarial prior does not
+    always decide it)."""
 
     def __init__(self, network: nn.Module, cluster: int = 0, rule: str = "threshold", temperature: float = 0.2,
-                 flip_average: bool = False, logits: bool = False) -> None:
+                 flip_average: bool = False, logits: bool = False, prior_fraction: float | None = None) -> None:
         super().__init__()
         self.network, self.cluster, self.rule, self.temperature = network, cluster, rule, temperature
-        self.flip_average, self.logits = flip_average, logits
+        self.flip_average, self.logits, self.prior_fraction = flip_average, logits, prior_fraction
 
     def _probability(self, x: torch.Tensor) -> torch.Tensor:
         out = self.network(x)
@@ -63,6 +68,10 @@ class GuidedClusterSegmenter(nn.Module):
         probability = self._probability(x)
         if self.flip_average:
             probability = (probability + self._probability(x.flip(-1)).flip(-1)) / 2
+        if self.prior_fraction is not None:
+            area = (probability > 0.5).to(probability.dtype).mean(dim=(1, 2, 3), keepdim=True)
+            complement = (1 - area - self.prior_fraction).abs() < (area - self.prior_fraction).abs()
+            probability = torch.where(complement, 1 - probability, probability)
         return torch.logit(probability, eps=1e-6) if self.logits else probability
 
 

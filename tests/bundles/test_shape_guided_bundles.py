@@ -79,7 +79,7 @@ def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_
         return
     datalist = prepare_dataset(evaluation_set, data_dir / evaluation_folder, tmp_path / "data")
     run(config_file=[str(configs / "train.json"), str(configs / "evaluate.json")], datalist_file=str(datalist),
-        test_time_flips=True, **settings)
+        test_time_flips=True, cluster_polarity="prior", **settings)
     structure = {"shape_guided_vessel_segmentation": "vessel", "shape_guided_optic_disc_segmentation": "disc",
                  "shape_guided_lung_segmentation": "lung"}[bundle]
     n_test = len(json.loads(datalist.read_text())["test"])

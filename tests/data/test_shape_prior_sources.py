@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ld_monai.data import EllipsePrior, MaskFolderPrior, scr_lung_masks
+from ld_monai.data import EllipsePrior, MaskFolderPrior, prior_foreground_fraction, scr_lung_masks
 
 
 def test_ellipse_area_and_centre_follow_the_drawn_parameters():
@@ -57,3 +57,15 @@ def test_the_research_vessel_priors_read_as_thin_masks(data_dir):
         prior = MaskFolderPrior(data_dir / "fundus" / "shape_priors" / folder)
         assert len(prior) == 10
         assert all(0.02 < m.mean() < 0.3 and max(m.shape) <= 512 for m in prior.masks)
+
+
+def test_prior_foreground_fraction_known_values():
+    half = np.zeros((4, 8), dtype=np.float32)
+    half[:, :4] = 1
+    quarter = np.zeros((4, 8), dtype=np.float32)
+    quarter[:, :2] = 1
+    assert prior_foreground_fraction(MaskFolderPrior([half])) == 0.5
+    assert prior_foreground_fraction(MaskFolderPrior([half, quarter]), draws=400) == pytest.approx(0.375, abs=0.02)
+    # ellipses: pi a b / side^2 with a ~ U(0.08, 0.2) side, b / a ~ U(0.8, 1): E[a^2] = (0.2^3 - 0.08^3) / 0.36,
+    # so E = pi * 0.0208 * 0.9 = 0.0588
+    assert prior_foreground_fraction(EllipsePrior(256), draws=400) == pytest.approx(0.0588, rel=0.05)
