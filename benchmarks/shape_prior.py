@@ -6,7 +6,9 @@ An arm is ``TASK:PRIOR_LOSS``, e.g. ``drishti_disc:adv`` or ``drive_vessel:octa_
 bundle is exported (``ld-monai bundle export``) and its ``train.json`` is run on the task's unlabeled training
 images with the prior (no label of those images is read), then ``evaluate.json`` scores the guided cluster on the
 test split of the task's prepared dataset, by the threshold rule (cluster assignment > 0.5, the research code's
-rule A) and by re-clustering (rule B). Neither rule has a threshold chosen with labels.
+rule A) and by re-clustering (rule B), and by rule A with the cluster's polarity chosen by the prior
+(``cluster_polarity`` 'prior': per image the cluster or its complement, whichever covers a share of the image closer
+to the prior masks'). None has a threshold chosen with labels. ``--rescore`` scores earlier runs again.
 
 ``TASK:ARM@RECIPE`` pretrains with a recipe of ``RECIPES`` on top of the paper's, e.g. ``drishti_disc:adv@closed``
 with the settings that close LD's position shortcut.
@@ -20,9 +22,9 @@ pseudo-labels of the training images, weighted by their certainty (method spec A
   overlaps the test labels. The choice uses the test labels, so it is an **oracle**, not a method.
 
 Writes ``<output_dir>/<task>/<arm>/`` (bundle, run, log) and, with ``--json``, the results of record
-``{"drishti_disc": {"adv": {"dice", "dice_recluster", ...}, ...}, "drive_vessel": {...}, "cxr_lung": {...}}``:
-Dice at each image's own resolution (the published protocol), per-image values, minutes, settings, and the command.
-Arms of an existing ``--json`` file that are not run again are kept.
+``{"drishti_disc": {"adv": {"dice", "dice_recluster", "dice_polarity", ...}, ...}, "drive_vessel": {...},
+"cxr_lung": {...}}``: Dice at each image's own resolution (the published protocol), per-image values, minutes,
+settings, and the command. Arms of an existing ``--json`` file that are not run again are kept.
 
 Example (the disc with the research code's adversarial prior, about 20 minutes on 2 cores)::
 
@@ -44,7 +46,7 @@ import numpy as np
 from PIL import Image
 
 from ld_monai.apps.bundle_run import per_image_metrics, run_bundle, train_exported_bundle
-from ld_monai.apps.bundles import bundle_configs
+from ld_monai.apps.bundles import bundle_configs, export_bundle
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.data import load_segmentation_datalist
 from ld_monai.utils import atomic_write_json
@@ -123,8 +125,11 @@ def scores(eval_dir: Path, structure: str) -> dict:
     return {key: native[f"{key}_{structure}"] for key in ("dice", "auc") if f"{key}_{structure}" in native}
 
 
-def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: dict) -> dict:
-    """Train the task's bundle for arm ``name`` and score its guided cluster (the oracle: every cluster)."""
+def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: dict,
+                    minutes: float | None = None) -> dict:
+    """Train the task's bundle for arm ``name`` and score its guided cluster (the oracle: every cluster). With
+    ``minutes`` (the training time of record), the arm's earlier run in ``out`` is scored again by today's bundle
+    instead of trained."""
     spec = TASKS[task]
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -139,9 +144,15 @@ def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: d
               "dataset_dir": str(data_dir / spec["images"]), "output_dir": str(out / "run")}
     if folder:
         common["prior_dir"] = str(data_dir / folder)
-    shutil.rmtree(out / "run", ignore_errors=True)  # a rerun starts afresh, not among an earlier run's files
-    bundle, log, minutes = train_exported_bundle(spec["bundle"], out, common)
-    (out / "settings.json").write_text(json.dumps(common))  # what a refinement of this arm runs with
+    if minutes is None:
+        shutil.rmtree(out / "run", ignore_errors=True)  # a rerun starts afresh, not among an earlier run's files
+        bundle, log, minutes = train_exported_bundle(spec["bundle"], out, common)
+        (out / "settings.json").write_text(json.dumps(common))  # what a refinement of this arm runs with
+    else:
+        if not (out / "settings.json").is_file() or json.loads((out / "settings.json").read_text()) != common:
+            raise SystemExit(f"--rescore {task}:{name}: no earlier run with these settings in {out}")
+        shutil.rmtree(out / spec["bundle"], ignore_errors=True)
+        bundle, log = export_bundle(spec["bundle"], out), out / "log.txt"
     evaluate = {**common, "datalist_file": str(datalist)}
     configs = ["configs/train.json", "configs/evaluate.json"]
     result = {"train_minutes": round(minutes, 1), "prior": prior, "loss": LOSSES[loss],
@@ -162,10 +173,14 @@ def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: d
     run_bundle(bundle, configs, evaluate, log)
     recluster_dir = out / "run" / "eval_test_recluster"
     run_bundle(bundle, configs, {**evaluate, "cluster_rule": "recluster", "eval_dir": str(recluster_dir)}, log)
+    polarity_dir = out / "run" / "eval_test_polarity"
+    run_bundle(bundle, configs, {**evaluate, "cluster_polarity": "prior", "eval_dir": str(polarity_dir)}, log)
     threshold = scores(out / "run" / "eval_test", spec["structure"])
     recluster = scores(recluster_dir, spec["structure"])
-    result.update(dice=mean(threshold["dice"]), dice_recluster=mean(recluster["dice"]), per_image=threshold,
-                  per_image_recluster=recluster)
+    polarity = scores(polarity_dir, spec["structure"])
+    result.update(dice=mean(threshold["dice"]), dice_recluster=mean(recluster["dice"]),
+                  dice_polarity=mean(polarity["dice"]), per_image=threshold, per_image_recluster=recluster,
+                  per_image_polarity=polarity)
     if "auc" in threshold:
         result["auc"] = mean(threshold["auc"])
     return result
@@ -243,6 +258,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a training setting of every arm other than the CPU recipe (value JSON or text)")
     parser.add_argument("--json", help="results of record, e.g. docs/results/shape_prior.json")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the arms' earlier runs (same --output_dir and settings) with today's evaluation "
+                             "instead of training them again; their training time of record is kept")
     args = parser.parse_args()
     settings = {}
     for pair in args.set:
@@ -262,11 +280,15 @@ def main() -> None:
             result = refine_and_score(task, name.removesuffix("_refined"), data_dir, out)
             result["extra_settings"] = record.get(task, {}).get(result["source_arm"], {}).get("extra_settings", {})
         else:
-            result = train_and_score(task, name, data_dir, out, settings)
+            minutes = record.get(task, {}).get(name, {}).get("train_minutes") if args.rescore else None
+            if args.rescore and minutes is None:
+                raise SystemExit(f"--rescore {arm}: the arm has no training of record in {args.json}")
+            result = train_and_score(task, name, data_dir, out, settings, minutes)
             result["extra_settings"] = settings
         record.setdefault(task, {})[name] = result
         print(f"{arm}: Dice {result['dice']:.4f}" + (f", re-clustered {result['dice_recluster']:.4f}"
                                                       if "dice_recluster" in result else "")
+              + (f", polarity by the prior {result['dice_polarity']:.4f}" if "dice_polarity" in result else "")
               + (f" (oracle cluster {result['oracle_cluster']})" if "oracle_cluster" in result else ""), flush=True)
         if args.json:
             record["command"] = reproducing_command(record, args.data_dir, args.output_dir, args.json)
