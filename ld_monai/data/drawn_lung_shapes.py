@@ -5,7 +5,8 @@ The IPMI 2021 paper (Chen et al., arXiv 2108.09440) steers the lung cluster with
 These are four drawings of a frontal (PA) chest radiograph's two lungs, written here as polygons from the textbook
 outline: a rounded apex under the clavicle, the lateral rib margin widening to the costophrenic angle, the
 diaphragm dome rising medially, a straight mediastinal border on the patient's right (image left) and the heart's
-notch on the patient's left (image right). They are drawn without looking at any target image or mask.
+notch on the patient's left (image right). Their extent was compared once with the mean of the SCR masks (JSRT, a
+prior source, not a target set); no target image or mask was looked at.
 """
 
 from __future__ import annotations
