@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ld_monai.apps.bundle_run import per_image_metrics, run_bundle, train_exported_bundle
-from ld_monai.apps.bundles import bundle_configs, export_bundle
+from ld_monai.apps.bundle_run import export_afresh, per_image_metrics, run_bundle, train_exported_bundle
+from ld_monai.apps.bundles import bundle_configs
 from ld_monai.apps.prepare import prepare_dataset
 from ld_monai.data import load_segmentation_datalist
 from ld_monai.utils import atomic_write_json
@@ -151,8 +151,7 @@ def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: d
     else:
         if not (out / "settings.json").is_file() or json.loads((out / "settings.json").read_text()) != common:
             raise SystemExit(f"--rescore {task}:{name}: no earlier run with these settings in {out}")
-        shutil.rmtree(out / spec["bundle"], ignore_errors=True)
-        bundle, log = export_bundle(spec["bundle"], out), out / "log.txt"
+        bundle, log = export_afresh(spec["bundle"], out), out / "log.txt"
     evaluate = {**common, "datalist_file": str(datalist)}
     configs = ["configs/train.json", "configs/evaluate.json"]
     result = {"train_minutes": round(minutes, 1), "prior": prior, "loss": LOSSES[loss],

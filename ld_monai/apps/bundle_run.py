@@ -22,7 +22,7 @@ from pathlib import Path
 from ld_monai.apps.bundles import export_bundle
 
 __all__ = [
-    "BENCHMARK_DATASETS", "bundle_arguments", "run_bundle", "train_exported_bundle", "exported_configs_unchanged",
+    "BENCHMARK_DATASETS", "bundle_arguments", "run_bundle", "export_afresh", "train_exported_bundle", "exported_configs_unchanged",
     "per_image_metrics", "validation_dices", "logged_settings", "trainer_minutes",
 ]
 
@@ -53,13 +53,17 @@ def run_bundle(bundle: str | os.PathLike, configs: list[str], settings: dict, lo
             raise RuntimeError(f"run failed ({shlex.join(command)}); see {log}")
 
 
+def export_afresh(name: str, out: Path) -> Path:
+    """Export bundle ``name`` into ``out`` over an earlier export: today's configs, not an earlier run's."""
+    shutil.rmtree(out / name, ignore_errors=True)
+    return export_bundle(name, out)
+
+
 def train_exported_bundle(name: str, out: Path, settings: dict) -> tuple[Path, Path, float]:
-    """Export bundle ``name`` afresh into ``out`` (today's configs, not an earlier run's) and run its ``train.json``
-    with ``settings``; returns (bundle folder, log file, training minutes). The log starts empty, so it holds this
-    run alone."""
-    bundle = out / name
-    shutil.rmtree(bundle, ignore_errors=True)
-    export_bundle(name, out)
+    """Export bundle ``name`` afresh into ``out`` (:func:`export_afresh`) and run its ``train.json`` with
+    ``settings``; returns (bundle folder, log file, training minutes). The log starts empty, so it holds this run
+    alone."""
+    bundle = export_afresh(name, out)
     log = out / "log.txt"
     log.unlink(missing_ok=True)
     start = time.time()

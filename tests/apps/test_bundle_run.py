@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ld_monai.apps.bundle_run import (
     bundle_arguments,
+    export_afresh,
     exported_configs_unchanged,
     logged_settings,
     per_image_metrics,
@@ -66,3 +67,10 @@ def test_an_export_is_unchanged_until_its_configs_change(tmp_path):
     train.write_text(train.read_text().replace('"fine_epochs": ', '"fine_epochs": 1 + '))
     assert not exported_configs_unchanged("lung_segmentation", bundle)
     assert not exported_configs_unchanged("lung_segmentation", tmp_path / "missing")
+
+
+def test_an_export_afresh_leaves_nothing_of_the_earlier_one(tmp_path):
+    stale = export_bundle("optic_disc_segmentation", tmp_path) / "configs" / "stale.json"
+    stale.write_text("{}")
+    bundle = export_afresh("optic_disc_segmentation", tmp_path)
+    assert not stale.exists() and exported_configs_unchanged("optic_disc_segmentation", bundle)
