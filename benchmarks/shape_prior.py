@@ -6,9 +6,10 @@ An arm is ``TASK:PRIOR_LOSS``, e.g. ``drishti_disc:adv`` or ``drive_vessel:octa_
 bundle is exported (``ld-monai bundle export``) and its ``train.json`` is run on the task's unlabeled training
 images with the prior (no label of those images is read), then ``evaluate.json`` scores the guided cluster on the
 test split of the task's prepared dataset, by the threshold rule (cluster assignment > 0.5, the research code's
-rule A) and by re-clustering (rule B), and by rule A with the cluster's polarity chosen by the prior
-(``cluster_polarity`` 'prior': per image the cluster or its complement, whichever covers a share of the image closer
-to the prior masks'). None has a threshold chosen with labels. ``--rescore`` scores earlier runs again.
+rule A) and by re-clustering (rule B), and by rule A with the polarity that the model decided after training
+(``cluster_polarity`` 'prior': the cluster or its complement, whichever covers a share of the validation images
+closer to the prior masks' mean foreground fraction; ``ld_monai.apps.cluster_polarity``). None has a threshold
+chosen with labels. ``--rescore`` scores earlier runs again.
 
 ``TASK:ARM@RECIPE`` pretrains with a recipe of ``RECIPES`` on top of the paper's, e.g. ``drishti_disc:adv@closed``
 with the settings that close LD's position shortcut.
@@ -152,6 +153,7 @@ def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: d
         if not (out / "settings.json").is_file() or json.loads((out / "settings.json").read_text()) != common:
             raise SystemExit(f"--rescore {task}:{name}: no earlier run with these settings in {out}")
         bundle, log = export_afresh(spec["bundle"], out), out / "log.txt"
+        run_bundle(bundle, ["configs/train.json"], common, log, run_id="decide_polarity")  # today's decision
     evaluate = {**common, "datalist_file": str(datalist)}
     configs = ["configs/train.json", "configs/evaluate.json"]
     result = {"train_minutes": round(minutes, 1), "prior": prior, "loss": LOSSES[loss],

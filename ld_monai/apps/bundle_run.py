@@ -42,10 +42,11 @@ def bundle_arguments(settings: dict) -> list[str]:
             for arg in (f"--{key}", value if isinstance(value, str) else repr(value))]
 
 
-def run_bundle(bundle: str | os.PathLike, configs: list[str], settings: dict, log: str | os.PathLike) -> None:
-    """``python -m monai.bundle run`` of ``configs`` (merged in this order) in folder ``bundle``, output appended to
-    ``log``; raises if the run fails."""
-    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", json.dumps(configs),
+def run_bundle(bundle: str | os.PathLike, configs: list[str], settings: dict, log: str | os.PathLike,
+               run_id: str = "run") -> None:
+    """``python -m monai.bundle run <run_id>`` of ``configs`` (merged in this order) in folder ``bundle``, output
+    appended to ``log``; raises if the run fails."""
+    command = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", json.dumps(configs),
                "--meta_file", "configs/metadata.json", "--logging_file", "configs/logging.conf"]
     command += bundle_arguments(settings)
     with open(log, "a") as out:

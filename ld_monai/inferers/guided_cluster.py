@@ -46,16 +46,15 @@ class GuidedClusterSegmenter(nn.Module):
     ``log(p / (1 - p))`` instead (``p`` clipped to [1e-6, 1 - 1e-6]), so that the segmentation bundles'
     post-processing (a sigmoid, then a threshold at 0.5) gives back ``p`` and ``p > 0.5``.
 
-    With ``prior_fraction`` (the prior masks' mean foreground fraction), each image's map is replaced by its
-    complement ``1 - p`` when the complement's area (``p <= 0.5``) is closer to it than the cluster's own: a
-    label-free choice of the side of the boundary that the guided cluster took (the adversarial prior does not
-    always decide it)."""
+    With ``complement`` the map is ``1 - p``: the structure is the rest of the image, for a model whose guided
+    cluster took the other side of the boundary (the adversarial prior does not always decide it; the label-free
+    decision is :func:`ld_monai.apps.cluster_polarity.decide_cluster_polarity`)."""
 
     def __init__(self, network: nn.Module, cluster: int = 0, rule: str = "threshold", temperature: float = 0.2,
-                 flip_average: bool = False, logits: bool = False, prior_fraction: float | None = None) -> None:
+                 flip_average: bool = False, logits: bool = False, complement: bool = False) -> None:
         super().__init__()
         self.network, self.cluster, self.rule, self.temperature = network, cluster, rule, temperature
-        self.flip_average, self.logits, self.prior_fraction = flip_average, logits, prior_fraction
+        self.flip_average, self.logits, self.complement = flip_average, logits, complement
 
     def _probability(self, x: torch.Tensor) -> torch.Tensor:
         out = self.network(x)
@@ -68,10 +67,8 @@ class GuidedClusterSegmenter(nn.Module):
         probability = self._probability(x)
         if self.flip_average:
             probability = (probability + self._probability(x.flip(-1)).flip(-1)) / 2
-        if self.prior_fraction is not None:
-            area = (probability > 0.5).to(probability.dtype).mean(dim=(1, 2, 3), keepdim=True)
-            complement = (1 - area - self.prior_fraction).abs() < (area - self.prior_fraction).abs()
-            probability = torch.where(complement, 1 - probability, probability)
+        if self.complement:
+            probability = 1 - probability
         return torch.logit(probability, eps=1e-6) if self.logits else probability
 
 

@@ -75,8 +75,15 @@ def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_
     assert ("discriminator" in checkpoint) == ("discriminator_optimizer" in checkpoint) == (prior == "adversarial")
     assert checkpoint["model"]["clustering_head.1.weight"].shape[0] == 8  # the research code's 8 clusters
     assert (tmp_path / "run" / "checkpoints" / "model.pt").is_file()
+    polarity_file = tmp_path / "run" / "checkpoints" / "polarity.json"  # the polarity decision, taken after training
+    decision = json.loads(polarity_file.read_text())
+    assert decision["polarity"] in ("cluster", "complement") and decision["images"] == 1
+    assert 0 < decision["prior_fraction"] < 1 and 0 <= decision["cluster_fraction"] <= 1
     if prior != "adversarial":
         return
+    polarity_file.unlink()  # a model trained before the decision existed: take it alone, with the same result
+    run("decide_polarity", config_file=str(configs / "train.json"), **settings)
+    assert json.loads(polarity_file.read_text()) == decision
     datalist = prepare_dataset(evaluation_set, data_dir / evaluation_folder, tmp_path / "data")
     run(config_file=[str(configs / "train.json"), str(configs / "evaluate.json")], datalist_file=str(datalist),
         test_time_flips=True, cluster_polarity="prior", **settings)
@@ -88,14 +95,14 @@ def test_train_on_real_images_with_the_real_prior(bundle, prior, exported, data_
         assert summary["num_images_scored"] == n_test and list(summary["dice"]) == [structure]
         assert 0 <= summary["dice"][structure]["mean"] <= 1
         assert ("auc" in summary) == (bundle == "shape_guided_vessel_segmentation")
-    run(config_file=str(configs / "inference.json"), **settings)  # the masks of the training folder's images
+    run(config_file=str(configs / "inference.json"), cluster_polarity="prior", **settings)  # the training images' masks
     for image in sorted(dataset.iterdir()):
         mask = np.asarray(Image.open(tmp_path / "run" / "predictions" / f"{image.stem}_mask.png"))
         assert mask.shape == np.asarray(Image.open(image)).shape[:2] and set(np.unique(mask)) <= {0, 1}
         assert (tmp_path / "run" / "predictions" / f"{image.stem}_overlay.png").is_file()
     image = next(iter(sorted(dataset.iterdir())))  # ld-monai predict runs the same config on one clinical file
     summary = predict(exported[bundle], image, tmp_path / "predict", device="cpu",
-                      overrides={"output_dir": str(tmp_path / "run")})
+                      overrides={"output_dir": str(tmp_path / "run"), "cluster_polarity": "prior"})
     assert not summary.failed and sorted(Path(p).name for p in summary.succeeded[str(image)]) == [
         f"{image.stem}_mask.nii.gz", f"{image.stem}_mask.png", f"{image.stem}_overlay.png"]
     assert np.array_equal(np.asarray(Image.open(tmp_path / "predict" / f"{image.stem}_mask.png")),

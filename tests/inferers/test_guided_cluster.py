@@ -55,31 +55,13 @@ def test_segmenter_flip_average_is_flip_equivariant():
         GuidedClusterSegmenter(LocalDiscriminationNet(embedding_dim=8, num_clusters=0))(x)
 
 
-class FixedAssignment(torch.nn.Module):
-    """A network whose cluster 0 covers the first ``columns[i]`` of 10 columns of image i at 0.9 (0.1 elsewhere)."""
-
-    def __init__(self, columns: list[int]) -> None:
-        super().__init__()
-        self.columns = columns
-
-    def forward(self, x):
-        first = torch.full((len(self.columns), 1, 4, 10), 0.1)
-        for image, column in enumerate(self.columns):
-            first[image, :, :, :column] = 0.9
-        return {"embedding": torch.zeros(len(self.columns), 2, 4, 10), "assignment": torch.cat([first, 1 - first], 1)}
-
-
-def test_prior_polarity_takes_the_complement_when_its_area_is_closer_to_the_prior():
-    """Cluster 0 covers 70 % of image 0 and 20 % of image 1; against a prior covering 30 % of the image, image 0's
-    map becomes its complement (30 %) and image 1's stays (20 % is closer than 80 %)."""
-    x = torch.zeros(2, 3, 4, 10)
-    network = FixedAssignment([7, 2])
-    plain = GuidedClusterSegmenter(network)(x)
-    chosen = GuidedClusterSegmenter(network, prior_fraction=0.3)(x)
-    torch.testing.assert_close(chosen[0], 1 - plain[0])
-    torch.testing.assert_close(chosen[1], plain[1])
-    assert (chosen[0] > 0.5).float().mean() == pytest.approx(0.3)
-    torch.testing.assert_close(GuidedClusterSegmenter(network, prior_fraction=0.75)(x)[0], plain[0])
+def test_complement_is_the_rest_of_the_image():
+    torch.manual_seed(0)
+    network = LocalDiscriminationNet(embedding_dim=8, num_clusters=4).eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        plain = GuidedClusterSegmenter(network, cluster=1, flip_average=True)(x)
+        torch.testing.assert_close(GuidedClusterSegmenter(network, 1, flip_average=True, complement=True)(x), 1 - plain)
 
 
 def test_pseudo_label_and_certainty_known_values():
