@@ -10,6 +10,8 @@ Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``Foo
 * :class:`EnsureChannels`: channel-count checks (drop alpha, collapse identical RGB, refuse the rest);
 * :class:`RandColorJitter`: torchvision-style colour jitter + random grayscale in plain torch;
 * :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup);
+* :class:`RandGridCropPaird`: PEAC's two grid-aligned crops and their shared cells (Zhou et al., BMVC 2023), after
+  :class:`ShortSideResize` (the shorter side to a length, the ratio kept);
 * :class:`CheckSegmentationLabel`: binary-label checks (shape, values, channels) -> float32 {0, 1};
 * :class:`SaveMaskd`: predicted label maps as NIfTI (with the source's affine) and PNG; :class:`SaveDicomSegd`:
   predicted structures of a DICOM input as DICOM SEG.
@@ -80,6 +82,18 @@ from ld_monai.transforms.shape_prior import RandShapePriorMasksd, prior_mask_aug
 from ld_monai.transforms.structure_crop import RandCropAroundStructured, crop_square, square_around
 from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
 from ld_monai.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
+from ld_monai.transforms.grid_crop_pair import (
+    RandGridCropPairD,
+    RandGridCropPairDict,
+    RandGridCropPaird,
+    grid_overlap_masks,
+)
+from ld_monai.transforms.short_side_resize import (
+    ShortSideResize,
+    ShortSideResizeD,
+    ShortSideResized,
+    ShortSideResizeDict,
+)
 from ld_monai.transforms.views import (
     LocalDiscriminationViewsD,
     LocalDiscriminationViewsd,
@@ -124,6 +138,14 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LocalDiscriminationViewsd",
+    "RandGridCropPaird",
+    "RandGridCropPairD",
+    "RandGridCropPairDict",
+    "grid_overlap_masks",
+    "ShortSideResize",
+    "ShortSideResized",
+    "ShortSideResizeD",
+    "ShortSideResizeDict",
     "LocalDiscriminationViewsD",
     "LocalDiscriminationViewsDict",
     "XRayIntensityNormalize",
