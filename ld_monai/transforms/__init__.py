@@ -11,7 +11,8 @@ Array transforms ``Foo`` with dictionary twins ``Food`` (aliases ``FooD``, ``Foo
 * :class:`RandColorJitter`: torchvision-style colour jitter + random grayscale in plain torch;
 * :class:`LocalDiscriminationViewsd`: the two-image, five-view sampler of LD stage 1 (PD + mixup);
 * :class:`RandGridCropPaird`: PEAC's two grid-aligned crops and their shared cells (Zhou et al., BMVC 2023), after
-  :class:`ShortSideResize` (the shorter side to a length, the ratio kept);
+  :class:`ShortSideResize` (the shorter side to a length, the ratio kept), and the POPAR corruption of its first
+  view (:class:`RandPopARCorruptiond`: cells out of order, or :func:`appearance_corruption`);
 * :class:`CheckSegmentationLabel`: binary-label checks (shape, values, channels) -> float32 {0, 1};
 * :class:`SaveMaskd`: predicted label maps as NIfTI (with the source's affine) and PNG; :class:`SaveDicomSegd`:
   predicted structures of a DICOM input as DICOM SEG.
@@ -88,6 +89,18 @@ from ld_monai.transforms.grid_crop_pair import (
     RandGridCropPaird,
     grid_overlap_masks,
 )
+from ld_monai.transforms.appearance_corruption import (
+    RandBezierIntensity,
+    RandLocalPixelShuffle,
+    appearance_corruption,
+    bezier_intensity_curve,
+)
+from ld_monai.transforms.popar_corruption import (
+    RandPopARCorruptionD,
+    RandPopARCorruptionDict,
+    RandPopARCorruptiond,
+    shuffle_cells,
+)
 from ld_monai.transforms.short_side_resize import (
     ShortSideResize,
     ShortSideResizeD,
@@ -142,6 +155,14 @@ __all__ = [
     "RandGridCropPairD",
     "RandGridCropPairDict",
     "grid_overlap_masks",
+    "RandBezierIntensity",
+    "RandLocalPixelShuffle",
+    "appearance_corruption",
+    "bezier_intensity_curve",
+    "RandPopARCorruptiond",
+    "RandPopARCorruptionD",
+    "RandPopARCorruptionDict",
+    "shuffle_cells",
     "ShortSideResize",
     "ShortSideResized",
     "ShortSideResizeD",
