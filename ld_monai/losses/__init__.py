@@ -10,6 +10,7 @@ from ld_monai.losses.patch_discrimination import (
     flatten_patches,
     invariant_spreading_loss,
 )
+from ld_monai.losses.peac import PEACLoss, global_consistency, local_consistency
 from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss, binary_entropy_bits
 from ld_monai.losses.shape_prior import (
     ShapePriorAdversarialLoss,
