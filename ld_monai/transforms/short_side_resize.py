@@ -30,7 +30,7 @@ class ShortSideResize(Transform):
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         spatial = image.shape[1:]
         if len(spatial) != 2:
-            raise ValueError(f"ShortSideResize takes a channel-first 2-D image (C, H, W), got shape {tuple(image.shape)}.")
+            raise ValueError(f"ShortSideResize takes a channel-first 2-D image (C, H, W), got {tuple(image.shape)}.")
         scale = self.size / min(spatial)
         target = tuple(self.size if side == min(spatial) else max(self.size, round(side * scale)) for side in spatial)
         return Resize(target, mode=self.mode)(image)

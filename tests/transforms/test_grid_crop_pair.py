@@ -14,7 +14,8 @@ CELL, VIEW, MAX_OFFSET = 4, 5, 4  # a small grid with the research code's offset
 def cells(view: torch.Tensor) -> torch.Tensor:
     """(C, n*cell, n*cell) -> (n*n, C*cell*cell): each cell's pixels, cells row-major."""
     c, h, w = view.shape
-    return view.reshape(c, h // CELL, CELL, w // CELL, CELL).permute(1, 3, 0, 2, 4).reshape((h // CELL) * (w // CELL), -1)
+    grid = view.reshape(c, h // CELL, CELL, w // CELL, CELL).permute(1, 3, 0, 2, 4)
+    return grid.reshape((h // CELL) * (w // CELL), -1)
 
 
 def crops_at(phase, offset1, offset2, image):
