@@ -70,6 +70,7 @@ def image_folder_datalist(
         key: dictionary key of each entry.
 
     Raises:
+        ValueError: ``dataset_dir`` is None (a bundle run without ``--dataset_dir``).
         FileNotFoundError: a folder does not exist or is not a directory.
         ValueError: no file matches in a folder (the message names the directory, the pattern and the extensions).
 
@@ -78,6 +79,8 @@ def image_folder_datalist(
         >>> image_folder_datalist("/data/fundus")  # doctest: +SKIP
         [{'image': '/data/fundus/a/001.png'}, {'image': '/data/fundus/b/002.JPG'}]
     """
+    if dataset_dir is None:
+        raise ValueError("no image folder: give dataset_dir (e.g. --dataset_dir /data/radiographs).")
     if not isinstance(dataset_dir, (str, os.PathLike)):
         return [entry for folder in dataset_dir for entry in image_folder_datalist(folder, pattern, extensions, key)]
     root = Path(dataset_dir).expanduser()

@@ -8,4 +8,11 @@ from ld_monai.engines.local_discrimination import (
     terms_output,
 )
 from ld_monai.engines.shape_guided import ShapeGuidedTrainer
-from ld_monai.engines.peac import PEAC_TARGET_KEYS, PEACEvaluator, PEACTrainer, peac_terms, prepare_peac_batch
+from ld_monai.engines.peac import (
+    PEAC_TARGET_KEYS,
+    PEACEvaluator,
+    PEACTrainer,
+    peac_lr_lambda,
+    peac_terms,
+    prepare_peac_batch,
+)

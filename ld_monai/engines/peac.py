@@ -12,6 +12,8 @@ distributed version feeds ``cat[x1, x2]``; the network is a :class:`ld_monai.net
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,7 +23,7 @@ from monai.utils.enums import CommonKeys as Keys
 
 from ld_monai.losses.peac import PEACLoss
 
-__all__ = ["PEAC_TARGET_KEYS", "prepare_peac_batch", "peac_terms", "PEACTrainer", "PEACEvaluator"]
+__all__ = ["PEAC_TARGET_KEYS", "prepare_peac_batch", "peac_terms", "PEACTrainer", "PEACEvaluator", "peac_lr_lambda"]
 
 #: the batch keys that the PEAC loss needs besides the two views
 PEAC_TARGET_KEYS = ("restoration_target", "permutation", "shuffled", "overlap1", "overlap2")
@@ -89,3 +91,17 @@ class PEACEvaluator(SupervisedEvaluator):
 
         kwargs.setdefault("key_val_metric", {"val_loss": Average(output_transform=validation_loss)})
         super().__init__(*args, **kwargs)
+
+
+def peac_lr_lambda(warmup_epochs: int = 5, epochs: int = 400) -> Callable[[int], float]:
+    """Learning-rate factor for ``torch.optim.lr_scheduler.LambdaLR`` stepped once per epoch: a linear warm-up over
+    ``warmup_epochs``, then a cosine to 0 at ``epochs`` (the research code's ``step_decay``, method spec B5:
+    ``1/2 (1 + cos(pi clip((e - w) / (E - w), 0, 1))) min(1, e / w)``), with ``e`` counted from 1 so that the first
+    epoch does not run at a learning rate of 0 (the research code starts at epoch 8, or at 1 in its DDP version)."""
+
+    def factor(epoch: int) -> float:
+        e = epoch + 1
+        progress = min(max((e - warmup_epochs) / max(epochs - warmup_epochs, 1), 0.0), 1.0)
+        return 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, e / max(warmup_epochs, 1))
+
+    return factor

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ld_monai.networks.swin_tokens import SwinTokenEncoder
 
-__all__ = ["PEACNet", "expander"]
+__all__ = ["PEACNet", "PEACTokenMap", "expander"]
 
 
 def expander(in_features: int, features: Sequence[int]) -> nn.Sequential:
@@ -66,3 +67,19 @@ class PEACNet(nn.Module):
         token_map = tokens.transpose(1, 2).reshape(x.shape[0], -1, *self.grid)
         return {"tokens": tokens, "order": self.order_head(tokens), "restoration": self.restoration_head(token_map),
                 "global": self.global_expander(tokens.mean(1)), "local": self.local_expander(tokens)}
+
+
+class PEACTokenMap(nn.Module):
+    """A :class:`PEACNet`'s tokens as a map of unit vectors: (B, C, S, S) -> ``{"embedding": (B, D, S / cell,
+    S / cell)}``, the output format of :class:`ld_monai.networks.LocalDiscriminationNet`, so that the tools for
+    LD embeddings (inference writers, correspondence, co-segmentation) take PEAC's patch embeddings alike."""
+
+    def __init__(self, network: PEACNet) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if tuple(x.shape[2:]) != (self.network.view_size,) * 2:
+            raise ValueError(f"PEACTokenMap takes views of {self.network.view_size} px, got {tuple(x.shape)}.")
+        tokens = F.normalize(self.network.encoder(x), dim=-1)
+        return {"embedding": tokens.transpose(1, 2).reshape(x.shape[0], -1, *self.network.grid)}

@@ -24,6 +24,7 @@ from monai.config import KeysCollection
 from monai.transforms import (
     Activationsd,
     AsDiscreted,
+    CenterSpatialCropd,
     Compose,
     ConcatItemsd,
     CopyItemsd,
@@ -55,6 +56,7 @@ from ld_monai.transforms.fundus_contrast import FundusContrastd, fundus_contrast
 from ld_monai.transforms.labels import CheckSegmentationLabeld
 from ld_monai.transforms.mask_writer import SaveMaskd
 from ld_monai.transforms.radiograph_loading import LoadRadiographd
+from ld_monai.transforms.short_side_resize import ShortSideResized
 from ld_monai.transforms.anatomical_cleanup import FillStructureHolesd, NestStructuresd
 from ld_monai.transforms.structure_crop import RandCropAroundStructured
 
@@ -94,6 +96,7 @@ def segmentation_preprocessing(
     std: Sequence[float] | None = None,
     track_meta: bool = True,
     weight_key: str | None = None,
+    keep_ratio: bool = False,
 ) -> list:
     """Load, check, crop (fundus), scale, resize and normalise ``image`` (+ labels and mask when given).
 
@@ -115,6 +118,8 @@ def segmentation_preprocessing(
     pseudo-labels, :func:`ld_monai.apps.pseudo_labels.write_pseudo_labels`), cropped and resized (bilinear) like the
     labels and appended to ``label`` as its last channel: the (N, K + 1, H, W) target of
     :class:`ld_monai.losses.UncertaintyWeightedLoss`.
+    ``keep_ratio`` (images alone) resizes the shorter side to ``image_size`` and crops the centre square
+    (:class:`ShortSideResized`, as PEAC does) instead of resizing the whole image to a square; this is not inverted.
     This is the one preprocessing chain of the pretraining and segmentation bundles.
     """
     _check_modality(modality)
@@ -123,6 +128,8 @@ def segmentation_preprocessing(
     structures = list(structures)
     if weight_key and not structures:
         raise ValueError("weight_key weighs the labels of structures: name the structures too.")
+    if keep_ratio and (structures or mask_key):
+        raise ValueError("keep_ratio crops the image alone: it takes no structures or mask.")
     masks = [mask_key] if mask_key else []
     binary = structures + masks
     weights = [weight_key] if weight_key else []
@@ -155,8 +162,11 @@ def segmentation_preprocessing(
     # anti-aliased bilinear, not "area": predictions are mapped back with the forward mode (Invertd with
     # nearest_interp=False), and upsampling by "area" (or "nearest", Invertd's default) shifts by half a pixel: a
     # perfect DRIVE vessel map at 512 px scores 0.83 Dice back at 565 x 584 with nearest, 0.86 area, 0.95 bilinear
-    chain.append(Resized("image", spatial_size=(image_size, image_size), mode=image_resize,
-                         anti_aliasing=image_resize != "area"))
+    if keep_ratio:
+        chain += [ShortSideResized("image", image_size, mode=image_resize), CenterSpatialCropd("image", image_size)]
+    else:
+        chain.append(Resized("image", spatial_size=(image_size, image_size), mode=image_resize,
+                             anti_aliasing=image_resize != "area"))
     if binary:
         # nearest-exact samples pixel centres; plain "nearest" shifts labels by up to one pixel against the image
         chain.append(Resized(binary, spatial_size=(image_size, image_size), mode="nearest-exact"))

@@ -37,6 +37,7 @@ def test_every_bundle_declares_its_kind_and_predict_refuses_pretraining(tmp_path
     kinds = {name: bundle_kind(bundle_path(name)) for name in list_bundles()}
     assert kinds == {"ld_pretraining": "pretraining", "lung_segmentation": "segmentation",
                      "oneshot_landmark_detection": "landmark_detection", "optic_disc_segmentation": "segmentation",
+                     "peac_pretraining": "pretraining",
                      "retinal_vessel_segmentation": "segmentation",
                      **{f"shape_guided_{name}_segmentation": "shape_guided_segmentation"
                         for name in ("lung", "optic_disc", "vessel")}}

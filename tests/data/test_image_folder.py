@@ -73,6 +73,8 @@ def test_datalist_missing_and_empty_dir(tmp_path):
         image_folder_datalist(empty, pattern="**/*.x*")
     msg = str(err.value)
     assert str(empty) in msg and "**/*.x*" in msg and ".png" in msg
+    with pytest.raises(ValueError, match="give dataset_dir"):
+        image_folder_datalist(None)
 
 
 def test_check_image_files_reports_every_bad_file(tmp_path):

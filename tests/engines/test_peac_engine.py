@@ -5,7 +5,7 @@ from ignite.engine import Events
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose
 
-from ld_monai.engines.peac import PEACEvaluator, PEACTrainer, peac_terms, prepare_peac_batch
+from ld_monai.engines.peac import PEACEvaluator, PEACTrainer, peac_lr_lambda, peac_terms, prepare_peac_batch
 from ld_monai.handlers.teacher_ema import TeacherEMA, cosine_teacher_momentum
 from ld_monai.losses.peac import PEACLoss
 from ld_monai.networks.peac_net import PEACNet
@@ -89,3 +89,10 @@ def test_evaluator_scores_the_objective_and_batches_are_checked():
     with pytest.raises(KeyError, match="overlap1"):
         prepare_peac_batch({"view1": torch.rand(1, 1, 64, 64), "view2": torch.rand(1, 1, 64, 64),
                             "restoration_target": 0, "permutation": 0, "shuffled": 0, "overlap2": 0})
+
+
+def test_learning_rate_warms_up_then_falls_by_a_cosine():
+    factor = peac_lr_lambda(warmup_epochs=5, epochs=25)
+    assert [factor(e) for e in range(5)] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert factor(14) == pytest.approx(0.5)  # e = 15: half way from 5 to 25
+    assert factor(24) == pytest.approx(0.0) and factor(30) == pytest.approx(0.0)

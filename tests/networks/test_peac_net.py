@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ld_monai.networks.peac_net import PEACNet, expander
+from ld_monai.networks.peac_net import PEACNet, PEACTokenMap, expander
 from ld_monai.networks.swin_tokens import SwinTokenEncoder
 
 SMALL = {"view_size": 64, "embed_dim": 8, "depths": (1, 1, 1, 1), "num_heads": (1, 1, 2, 2), "window_size": 2,
@@ -59,3 +59,14 @@ def test_encoder_needs_whole_cells():
         SwinTokenEncoder(embed_dim=8, num_heads=(1, 1, 2, 2))(torch.rand(1, 1, 40, 48))
     with pytest.raises(ValueError, match="four stages"):
         SwinTokenEncoder(depths=(2, 2, 2))
+
+
+def test_token_map_is_the_unit_tokens_on_their_grid():
+    torch.manual_seed(0)
+    network = PEACNet(**SMALL).eval()
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        embedding, tokens = PEACTokenMap(network)(x)["embedding"], network(x)["tokens"]
+    assert embedding.shape == (2, 64, 4, 4)
+    torch.testing.assert_close(embedding.norm(dim=1), torch.ones(2, 4, 4))
+    torch.testing.assert_close(embedding[:, :, 1, 2], torch.nn.functional.normalize(tokens[:, 6], dim=-1))

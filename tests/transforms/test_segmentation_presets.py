@@ -205,3 +205,17 @@ def test_weight_image_follows_the_label_as_the_last_label_channel(drive_item, mo
             torch.testing.assert_close(out["label"][1].float(), torch.full((128, 128), 128 / 255), atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="structures"):
         segmentation_preprocessing(modality, image_size=128, weight_key="certainty")
+
+
+def test_keep_ratio_resizes_the_short_side_and_crops_the_centre(tmp_path):
+    """A 60 x 120 radiograph bright in its middle half: kept in ratio (30 x 60), its centre square is the bright
+    part alone; a square resize would keep the dark sides."""
+    pixels = np.zeros((60, 120), dtype=np.uint8)
+    pixels[:, 30:90] = 200
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    chain = Compose(segmentation_preprocessing("xray", image_size=30, image_resize="area", normalize=False,
+                                               keep_ratio=True))
+    image = chain({"image": str(tmp_path / "wide.png")})["image"]
+    assert image.shape == (1, 30, 30) and float(image.min()) == float(image.max())
+    with pytest.raises(ValueError, match="keep_ratio"):
+        segmentation_preprocessing("xray", ["lung"], keep_ratio=True)
