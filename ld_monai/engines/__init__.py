@@ -8,6 +8,7 @@ from ld_monai.engines.local_discrimination import (
     terms_output,
 )
 from ld_monai.engines.shape_guided import ShapeGuidedTrainer
+from ld_monai.engines.objective_evaluator import ObjectiveEvaluator
 from ld_monai.engines.peac import (
     PEAC_TARGET_KEYS,
     PEACEvaluator,

@@ -13,14 +13,14 @@ with the LD objective as its loss, and the evaluator computes the same objective
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
-from ignite.metrics import Average
-from monai.engines import SupervisedEvaluator, SupervisedTrainer
-from monai.utils.enums import CommonKeys as Keys
+from monai.engines import SupervisedTrainer
 
 from ld_monai.data.ld_batch import NUM_VIEWS, LDKeys
+from ld_monai.engines.objective_evaluator import ObjectiveEvaluator
 from ld_monai.losses.local_discrimination import LocalDiscriminationLoss
 
 __all__ = [
@@ -117,10 +117,10 @@ def local_discrimination_lr_lambda(patch_discrimination_epochs: int = 20, step_e
     return factor
 
 
-class LocalDiscriminationEvaluator(SupervisedEvaluator):
-    """:class:`~monai.engines.SupervisedEvaluator` whose key metric ``val_loss`` is the mean LD objective on fixed
-    (non-random) validation views; lower is better (so ``CheckpointSaver(save_key_metric=True)`` keeps the lowest).
-    It is the full objective in both stages, so that validation losses compare across the whole run.
+class LocalDiscriminationEvaluator(ObjectiveEvaluator):
+    """:class:`ObjectiveEvaluator` of the LD objective on fixed (non-random) validation views: key metric
+    ``val_loss``, lower is better. It is the full objective in both stages, so that validation losses compare across
+    the whole run.
 
     Args:
         loss_function: the :class:`ld_monai.losses.LocalDiscriminationLoss` of the trainer.
@@ -130,14 +130,7 @@ class LocalDiscriminationEvaluator(SupervisedEvaluator):
 
     def __init__(self, *args: Any, loss_function: LocalDiscriminationLoss, **kwargs: Any) -> None:
         kwargs.setdefault("prepare_batch", prepare_local_discrimination_batch)
-        kwargs.setdefault("decollate", False)
-        kwargs.setdefault("metric_cmp_fn", lambda current, best: current < best)
-
-        def validation_loss(output: dict[str, Any]) -> torch.Tensor:
-            return local_discrimination_terms(loss_function, output[Keys.PRED], output[Keys.LABEL])["loss"]
-
-        kwargs.setdefault("key_val_metric", {"val_loss": Average(output_transform=validation_loss)})
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, objective=partial(local_discrimination_terms, loss_function), **kwargs)
 
 
 def terms_output(output: dict[str, Any]) -> dict[str, float]:

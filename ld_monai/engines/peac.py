@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
-from ignite.metrics import Average
-from monai.engines import SupervisedEvaluator, SupervisedTrainer
-from monai.utils.enums import CommonKeys as Keys
+from monai.engines import SupervisedTrainer
 
+from ld_monai.engines.objective_evaluator import ObjectiveEvaluator
 from ld_monai.losses.peac import PEACLoss
 
 __all__ = ["PEAC_TARGET_KEYS", "prepare_peac_batch", "peac_terms", "PEACTrainer", "PEACEvaluator", "peac_lr_lambda"]
@@ -77,20 +77,13 @@ class PEACTrainer(SupervisedTrainer):
         return terms["loss"]
 
 
-class PEACEvaluator(SupervisedEvaluator):
-    """:class:`~monai.engines.SupervisedEvaluator` whose key metric ``val_loss`` is the mean PEAC objective on fixed
-    validation views (the research code monitors its proxy losses on held-out radiographs); lower is better."""
+class PEACEvaluator(ObjectiveEvaluator):
+    """:class:`ObjectiveEvaluator` of the PEAC objective on fixed validation views (the research code monitors its
+    proxy losses on held-out radiographs): key metric ``val_loss``, lower is better."""
 
     def __init__(self, *args: Any, loss_function: PEACLoss, **kwargs: Any) -> None:
         kwargs.setdefault("prepare_batch", prepare_peac_batch)
-        kwargs.setdefault("decollate", False)
-        kwargs.setdefault("metric_cmp_fn", lambda current, best: current < best)
-
-        def validation_loss(output: dict[str, Any]) -> torch.Tensor:
-            return peac_terms(loss_function, output[Keys.PRED], output[Keys.LABEL])["loss"]
-
-        kwargs.setdefault("key_val_metric", {"val_loss": Average(output_transform=validation_loss)})
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, objective=partial(peac_terms, loss_function), **kwargs)
 
 
 def peac_lr_lambda(warmup_epochs: int = 5, epochs: int = 400) -> Callable[[int], float]:
