@@ -19,7 +19,9 @@ for Medical Images", arXiv 2108.09440; method spec A9).
   cycle consistency;
 * :func:`robust_affine`: the RANSAC affine fit of the inferer's shape check;
 * :func:`fit_landmark_direction`: a landmark's matching direction learned from pseudo-labels (self-training);
-* :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling.
+* :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling;
+* :func:`mutual_nearest_neighbours`, :func:`spread_pairs`, :func:`propagate_points`: correspondences between two
+  images' patch embeddings (PEAC's and LD's alike; Zhou et al., BMVC 2023).
 
 Detection on files (``landmarks.csv`` and overlays, the work of the ``oneshot_landmark_detection`` bundle) is an
 application: :mod:`ld_monai.apps.landmark_detection`.
@@ -37,6 +39,7 @@ from ld_monai.inferers.guided_cluster import (
 from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
 from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.landmark_template import LandmarkTemplate
+from ld_monai.inferers.patch_correspondence import mutual_nearest_neighbours, propagate_points, spread_pairs
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
 from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
 from ld_monai.inferers.structure_crop_inferer import StructureCropInferer
@@ -62,7 +65,9 @@ __all__ = [
     "fit_affine",
     "fit_landmark_direction",
     "guided_cluster_probability",
+    "mutual_nearest_neighbours",
     "probe_grid",
+    "propagate_points",
     "pseudo_label_and_certainty",
     "rank_templates",
     "refine_subpixel",
@@ -70,4 +75,5 @@ __all__ = [
     "robust_affine",
     "sample_embedding",
     "self_train_template",
+    "spread_pairs",
 ]
