@@ -21,7 +21,8 @@ for Medical Images", arXiv 2108.09440; method spec A9).
 * :func:`fit_landmark_direction`: a landmark's matching direction learned from pseudo-labels (self-training);
 * :func:`check_template_landmarks`, :func:`rescale_points`: the template landmarks' shared check and rescaling;
 * :func:`mutual_nearest_neighbours`, :func:`spread_pairs`, :func:`propagate_points`: correspondences between two
-  images' patch embeddings (PEAC's and LD's alike; Zhou et al., BMVC 2023).
+  images' patch embeddings (PEAC's and LD's alike; Zhou et al., BMVC 2023), and :func:`cosegment`, the parts
+  of a set of images by k-means of their patch embeddings.
 
 Detection on files (``landmarks.csv`` and overlays, the work of the ``oneshot_landmark_detection`` bundle) is an
 application: :mod:`ld_monai.apps.landmark_detection`.
@@ -29,6 +30,7 @@ application: :mod:`ld_monai.apps.landmark_detection`.
 
 from __future__ import annotations
 
+from ld_monai.inferers.cosegmentation import Cosegmentation, cosegment
 from ld_monai.inferers.coarse_to_fine import CoarseToFineLandmarkInferer, MultiScaleTemplate
 from ld_monai.inferers.flip_averaging import FlipAveragingInferer
 from ld_monai.inferers.guided_cluster import (
@@ -49,6 +51,7 @@ from ld_monai.inferers.template_refinement import TemplateRefinement, adapt_temp
 
 __all__ = [
     "CoarseToFineLandmarkInferer",
+    "Cosegmentation",
     "FlipAveragingInferer",
     "GuidedClusterSegmenter",
     "LandmarkTemplate",
@@ -61,6 +64,7 @@ __all__ = [
     "adapt_template",
     "apply_affine",
     "check_template_landmarks",
+    "cosegment",
     "cycle_errors",
     "fit_affine",
     "fit_landmark_direction",
