@@ -29,9 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monai.bundle import ConfigParser, ConfigWorkflow
+from monai.bundle import ConfigWorkflow
 from tqdm import tqdm
 
+from ld_monai.apps.bundle_files import bundle_config_file, bundle_parser, find_checkpoint
 from ld_monai.apps.bundles import bundle_kind
 from ld_monai.data.file_format import file_stem
 from ld_monai.data.image_folder import image_folder_datalist
@@ -60,43 +61,6 @@ class PredictionSummary:
             lines.append(f"{len(self.failed)} failed:")
             lines += [f"  {name}: {reason}" for name, reason in self.failed.items()]
         return "\n".join(lines)
-
-
-def _config_file(bundle: Path, name: str) -> Path:
-    path = bundle / "configs" / name
-    if not path.is_file():
-        hint = (f" It is the source of a bundle family: run `ld-monai bundle export {bundle.name} DIR` and use "
-                f"DIR/{bundle.name}." if (bundle / "configs" / "task.json").is_file() else "")
-        raise FileNotFoundError(f"{bundle}: not a bundle with inference ({path.name} is missing).{hint}")
-    return path
-
-
-def _bundle_parser(bundle: Path, config_files: list[str], overrides: dict | None, device: str | None) -> ConfigParser:
-    """The bundle's configs (and metadata) with ``bundle_root``, the overrides and the device set."""
-    parser = ConfigParser()
-    parser.read_config([str(_config_file(bundle, name)) for name in config_files])
-    parser.read_meta(str(_config_file(bundle, "metadata.json")))
-    parser["bundle_root"] = str(bundle)
-    for key, value in (overrides or {}).items():
-        parser[key] = value
-    if device is not None:
-        parser["device"] = f"$torch.device({device!r})"
-    return parser
-
-
-def _find_checkpoint(bundle: Path, configured: str | None, checkpoint: str | os.PathLike | None) -> Path:
-    """``checkpoint``, else ``<bundle>/models/model.pt``, else the bundle's ``checkpoint`` setting."""
-    if checkpoint is not None:
-        candidates = [Path(checkpoint)]
-    else:
-        candidates = [bundle / "models" / "model.pt"] + ([Path(configured)] if configured else [])
-    for path in candidates:
-        if path.is_file():
-            return path.resolve()
-    raise FileNotFoundError(
-        f"no checkpoint for {bundle.name}: looked for {', '.join(str(p) for p in candidates)}; train the bundle "
-        "(for a landmark bundle: LD pretraining) or pass --checkpoint."
-    )
 
 
 class BundlePredictor:
@@ -130,11 +94,12 @@ class BundlePredictor:
         if device is not None:
             settings["device"] = f"$torch.device({device!r})"
         self.workflow = ConfigWorkflow(
-            config_file=str(_config_file(bundle, "inference.json")),
-            meta_file=str(_config_file(bundle, "metadata.json")), logging_file=False, workflow_type="infer", **settings,
+            config_file=str(bundle_config_file(bundle, "inference.json")),
+            meta_file=str(bundle_config_file(bundle, "metadata.json")), logging_file=False, workflow_type="infer",
+            **settings,
         )
         configured = self.workflow.parser.get_parsed_content("checkpoint") if checkpoint is None else None
-        self.checkpoint = _find_checkpoint(bundle, configured, checkpoint)
+        self.checkpoint = find_checkpoint(bundle, configured, checkpoint)
         self.workflow.parser["checkpoint"] = str(self.checkpoint)
         dataset = self.workflow.parser["dataset"]  # a bundle built on ld_pretraining names it: "@infer#dataset"
         dataset_id = dataset[1:] if isinstance(dataset, str) and dataset.startswith("@") else "dataset"
@@ -209,14 +174,14 @@ def _find_landmarks(bundle_dir, files: list[str], output_dir, checkpoint, device
     """The landmark bundle's own ``inference.json`` (template, refinement on the files, detection), run as a unit
     on ``files`` with per-file failures recorded instead of raised."""
     bundle, output = Path(bundle_dir).resolve(), Path(output_dir).resolve()
-    parser = _bundle_parser(bundle, ["inference.json"], overrides, device)
-    found = _find_checkpoint(bundle, parser.get_parsed_content("checkpoint"), checkpoint)
+    parser = bundle_parser(bundle, ["inference.json"], overrides, device)
+    found = find_checkpoint(bundle, parser.get_parsed_content("checkpoint"), checkpoint)
     settings = {**(overrides or {}), "bundle_root": str(bundle), "output_dir": str(output), "checkpoint": str(found),
                 "input_files": files, "skip_failures": True, "progress": progress}
     if device is not None:
         settings["device"] = f"$torch.device({device!r})"
-    workflow = ConfigWorkflow(config_file=str(_config_file(bundle, "inference.json")),
-                              meta_file=str(_config_file(bundle, "metadata.json")), logging_file=False,
+    workflow = ConfigWorkflow(config_file=str(bundle_config_file(bundle, "inference.json")),
+                              meta_file=str(bundle_config_file(bundle, "metadata.json")), logging_file=False,
                               workflow_type=None, **settings)
     workflow.initialize()
     workflow.run()
