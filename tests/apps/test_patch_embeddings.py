@@ -1,0 +1,50 @@
+# Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+"""Patch embeddings of the pretraining bundles on real cephalograms, and the map between file pixels and cells."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ld_monai.apps.bundles import export_bundle
+from ld_monai.apps.patch_embeddings import PatchEmbedder
+from ld_monai.networks import LocalDiscriminationNet, PEACNet
+
+PEAC_TINY = {"embed_dim": 8, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 2], "view_cells": 4,
+             "global_features": [16, 16], "local_features": [8, 8]}
+
+
+@pytest.fixture
+def cephalogram(data_dir):
+    return data_dir / "ceph" / "Hamedan" / "images" / "001.png"  # 821 x 1024 pixels
+
+
+def test_peac_cells_cover_the_centre_square_of_the_radiograph(cephalogram, tmp_path):
+    bundle = export_bundle("peac_pretraining", tmp_path)
+    torch.save(PEACNet(view_size=64, **{k: v for k, v in PEAC_TINY.items() if k != "view_cells"}).state_dict(),
+               tmp_path / "model.pt")
+    embedder = PatchEmbedder(bundle, tmp_path / "model.pt", device="cpu", overrides=PEAC_TINY)
+    embedded = embedder(cephalogram)
+    assert embedded.embedding.shape == (64, 4, 4) and embedded.image.shape == (1, 64, 64)
+    torch.testing.assert_close(embedded.embedding.norm(dim=0), torch.ones(4, 4))
+    # the short side (821 px wide) spans the 4 cells; the 1024 rows are cropped to their middle 821 (to a pixel of
+    # the resized 64 x 80 image: 1024 rows scale to 79.8, rounded to 80)
+    corners = torch.tensor([[-0.5, (1024 - 821) / 2 - 0.5], [820.5, (1024 + 821) / 2 - 0.5], [410.0, 511.5]])
+    torch.testing.assert_close(embedded.cells_of(corners), torch.tensor([[-0.5, -0.5], [3.5, 3.5], [1.5, 1.5]],
+                                                                        dtype=torch.float64), atol=0.01, rtol=0)
+    points = torch.tensor([[100.0, 200.0], [700.5, 900.25]], dtype=torch.float64)
+    torch.testing.assert_close(embedded.pixels_of(embedded.cells_of(points)), points)
+
+
+def test_ld_embedding_is_per_pixel_of_the_square_resized_image(cephalogram, tmp_path):
+    bundle = export_bundle("ld_pretraining", tmp_path)
+    overrides = {"modality": "xray", "image_size": 64}
+    torch.save(LocalDiscriminationNet(in_channels=1, embedding_dim=32, num_clusters=16).state_dict(),
+               tmp_path / "model.pt")
+    embedded = PatchEmbedder(bundle, tmp_path / "model.pt", device="cpu", overrides=overrides)(cephalogram)
+    assert embedded.embedding.shape == (32, 64, 64)
+    corners = torch.tensor([[-0.5, -0.5], [820.5, 1023.5]])
+    torch.testing.assert_close(embedded.cells_of(corners), torch.tensor([[-0.5, -0.5], [63.5, 63.5]],
+                                                                        dtype=torch.float64), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="cannot load .*checkpoint shape"):
+        PatchEmbedder(bundle, tmp_path / "model.pt", device="cpu", overrides={**overrides, "embedding_dim": 8})
