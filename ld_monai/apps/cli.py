@@ -5,7 +5,8 @@
 scikit-image ships when no ``--dataset_dir`` is given, otherwise on a folder of the user's images.
 ``ld-monai prepare`` turns a public dataset into a MONAI datalist; ``ld-monai predict`` segments clinical files
 (DICOM, NIfTI, PNG) with a trained bundle, or finds landmarks in them with the one-shot landmark bundle;
-``ld-monai bundle list`` / ``export`` show and copy out the bundles that ship with the package.
+``ld-monai correspondence`` and ``ld-monai cosegmentation`` read a pretraining bundle's patch embeddings (PEAC's or
+LD's); ``ld-monai bundle list`` / ``export`` show and copy out the bundles that ship with the package.
 """
 
 from __future__ import annotations
@@ -146,6 +147,44 @@ def predict(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _image_files(inputs: list[str]) -> list[str]:
+    """Files as given, a folder as every image in it."""
+    from ld_monai.data.image_folder import image_folder_datalist
+
+    return [e["image"] for i in inputs for e in (image_folder_datalist(i) if Path(i).is_dir() else [{"image": i}])]
+
+
+def correspondence(args: argparse.Namespace) -> int:
+    """``ld-monai correspondence``: best-buddy pairs of two images, or ``--points`` carried to many."""
+    from ld_monai.apps.embedding_tools import find_correspondences, propagate_landmarks
+
+    settings = {"checkpoint": args.checkpoint, "device": args.device, "overrides": dict(args.override or [])}
+    targets = _image_files(args.targets)
+    if args.points:
+        import numpy as np
+
+        points = np.loadtxt(args.points, delimiter=",", skiprows=1, usecols=(0, 1), ndmin=2)
+        table = propagate_landmarks(args.bundle_dir, args.template, points, targets, args.out_dir, **settings)
+    elif len(targets) != 1:
+        print("ld-monai correspondence: error: pairs are found between two images; give one target, or --points "
+              "to carry annotated points to many.", file=sys.stderr)
+        return 1
+    else:
+        table = find_correspondences(args.bundle_dir, args.template, targets[0], args.out_dir, args.pairs, **settings)
+    print(f"correspondences: {table} (pictures beside it)")
+    return 0
+
+
+def cosegmentation(args: argparse.Namespace) -> int:
+    """``ld-monai cosegmentation``: the parts of a set of images."""
+    from ld_monai.apps.embedding_tools import cosegment_images
+
+    picture = cosegment_images(args.bundle_dir, _image_files(args.inputs), args.out_dir, args.parts, args.max_parts,
+                               args.checkpoint, args.device, dict(args.override or []))
+    print(f"co-segmentation: {picture} (part maps beside it)")
+    return 0
+
+
 def bundle(args: argparse.Namespace) -> int:
     """``ld-monai bundle list`` / ``ld-monai bundle export NAME DIR``."""
     if args.action == "list":
@@ -203,6 +242,33 @@ def build_parser() -> argparse.ArgumentParser:
         "template alone, without refining it on the others first (repeatable)",
     )
     p.set_defaults(func=predict)
+    embedding_help = ("a trained pretraining bundle (ld-monai bundle export peac_pretraining or ld_pretraining, "
+                      "then training)")
+    p = sub.add_parser("correspondence", help="matching cells of two images from a pretraining bundle's patch "
+                       "embeddings (PEAC or LD), or annotated points of one image carried to many")
+    p.add_argument("bundle_dir", help=embedding_help)
+    p.add_argument("template", help="the first image (with --points: the annotated one)")
+    p.add_argument("targets", nargs="+", help="the second image; with --points, any number of files or folders")
+    p.add_argument("out_dir", help="where correspondences.csv / propagated.csv and the pictures go")
+    p.add_argument("--pairs", type=int, default=10, help="well-separated pairs to keep (default 10)")
+    p.add_argument("--points", help="a CSV of the template's points (header, then x,y per row, in pixels)")
+    p.add_argument("--checkpoint", help="the weights (default: the bundle's runs/checkpoints/model.pt)")
+    p.add_argument("--device", help="e.g. cpu or cuda:0")
+    p.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
+                   help="a bundle setting, e.g. the training's network size (repeatable)")
+    p.set_defaults(func=correspondence)
+    p = sub.add_parser("cosegmentation", help="the parts of a set of images, from a pretraining bundle's patch "
+                       "embeddings clustered together (the same part the same colour in every image)")
+    p.add_argument("bundle_dir", help=embedding_help)
+    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p.add_argument("out_dir", help="where <name>_parts.png and cosegmentation.png go")
+    p.add_argument("--parts", type=int, help="the number of parts (default: chosen by the elbow rule)")
+    p.add_argument("--max_parts", type=int, default=14, help="the most parts the elbow rule tries (default 14)")
+    p.add_argument("--checkpoint", help="the weights (default: the bundle's runs/checkpoints/model.pt)")
+    p.add_argument("--device", help="e.g. cpu or cuda:0")
+    p.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
+                   help="a bundle setting, e.g. the training's network size (repeatable)")
+    p.set_defaults(func=cosegmentation)
     p = sub.add_parser("bundle", help="list the MONAI bundles that ship with ld_monai, or copy one out")
     p.add_argument("action", choices=["list", "export"])
     p.add_argument("name", nargs="?", help="export: the bundle (see ld-monai bundle list)")

@@ -28,7 +28,7 @@ class EmbeddedImage:
     image: torch.Tensor
     file_to_input: torch.Tensor
 
-    def _scale(self) -> torch.Tensor:
+    def input_pixels_per_cell(self) -> torch.Tensor:
         """Input pixels per embedding cell, (x, y)."""
         return torch.tensor([self.image.shape[-1] / self.embedding.shape[-1],
                              self.image.shape[-2] / self.embedding.shape[-2]], dtype=torch.float64)
@@ -38,11 +38,15 @@ class EmbeddedImage:
         points = torch.as_tensor(points, dtype=torch.float64)
         homogeneous = torch.stack([points[:, 1], points[:, 0], torch.zeros(len(points)), torch.ones(len(points))])
         row_column = (self.file_to_input @ homogeneous)[:2].T
-        return (row_column.flip(1) + 0.5) / self._scale() - 0.5
+        return (row_column.flip(1) + 0.5) / self.input_pixels_per_cell() - 0.5
+
+    def input_pixels_of(self, cells: torch.Tensor) -> torch.Tensor:
+        """(K, 2) cells (x, y) -> (x, y) in the network input's pixels."""
+        return (torch.as_tensor(cells, dtype=torch.float64) + 0.5) * self.input_pixels_per_cell() - 0.5
 
     def pixels_of(self, cells: torch.Tensor) -> torch.Tensor:
         """The inverse of :meth:`cells_of`: (K, 2) cells (x, y) -> points (x, y) in the file's pixels."""
-        xy = (torch.as_tensor(cells, dtype=torch.float64) + 0.5) * self._scale() - 0.5
+        xy = self.input_pixels_of(cells)
         homogeneous = torch.stack([xy[:, 1], xy[:, 0], torch.zeros(len(xy)), torch.ones(len(xy))])
         return (torch.linalg.inv(self.file_to_input) @ homogeneous)[:2].T.flip(1)
 
