@@ -15,7 +15,8 @@ def smooth_map(height: int = 10, width: int = 12, shift: tuple[float, float] = (
     """A unit embedding that turns smoothly with position: nearby cells are similar, far ones are not."""
     y, x = torch.meshgrid(torch.arange(height) - shift[1], torch.arange(width) - shift[0], indexing="ij")
     angle = 2 * math.pi / 12
-    return torch.stack([torch.cos(angle * x), torch.sin(angle * x), torch.cos(angle * y), torch.sin(angle * y)]) / 2 ** 0.5
+    turns = [torch.cos(angle * x), torch.sin(angle * x), torch.cos(angle * y), torch.sin(angle * y)]
+    return torch.stack(turns) / 2 ** 0.5
 
 
 def test_best_buddies_of_a_shifted_map_are_the_shifted_cells():
