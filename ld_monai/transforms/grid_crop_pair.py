@@ -106,7 +106,8 @@ class RandGridCropPaird(RandomizableTransform, MapTransform):
             side = self.view_cells * self.cell_size
             for view_key, (row, column) in zip(self.view_keys, self.offsets):
                 start = (self.phase[0] + row * self.cell_size, self.phase[1] + column * self.cell_size)
-                d[view_key] = SpatialCrop(roi_start=start, roi_end=(start[0] + side, start[1] + side))(image)
+                # a copy: SpatialCrop slices, and the views overlap (a corruption of one would reach the other)
+                d[view_key] = SpatialCrop(roi_start=start, roi_end=(start[0] + side, start[1] + side))(image).clone()
             masks = grid_overlap_masks(*self.offsets, self.view_cells)
             d.update(zip(self.overlap_keys, masks))
             d[self.offset_key] = torch.tensor([self.phase, *self.offsets])

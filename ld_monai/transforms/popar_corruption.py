@@ -96,7 +96,7 @@ class RandPopARCorruptiond(RandomizableTransform, MapTransform):
                 d[key] = shuffle_cells(view, permutation, self.cell_size)
             else:
                 permutation = torch.arange(cells)
-                d[key] = self._appearance_for(view.shape[1])(view)
+                d[key] = self._appearance_for(view.shape[1])(view.clone())  # some corruptions work in place
             d[self.permutation_key] = permutation
             d[self.shuffled_key] = torch.tensor(bool(self._do_transform))
         return d

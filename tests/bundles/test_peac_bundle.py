@@ -58,6 +58,7 @@ def test_train_resume_and_infer_on_real_radiographs(exported, radiographs, tmp_p
     best.load_state_dict(torch.load(checkpoints / "model.pt", weights_only=True))  # the teacher, loadable alone
     encoder = torch.load(checkpoints / "encoder.pt", weights_only=True)
     assert encoder["encoder_class"] == "ld_monai.networks.swin_tokens.SwinTokenEncoder" and encoder["in_channels"] == 1
+    assert (out / "pictures" / "clusters_epoch001.png").is_file()  # the teacher's patch embeddings, every epoch
 
     run_config(exported, ["train.json"], out, dataset_dir=str(radiographs), epochs=2,
                resume=str(checkpoints / "checkpoint_final.pt"))

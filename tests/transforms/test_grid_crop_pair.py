@@ -92,3 +92,12 @@ def test_clear_errors():
         RandGridCropPaird(["image", "label"])
     with pytest.raises(ValueError, match="two views"):
         RandGridCropPaird("image", view_keys=("a",))
+
+
+def test_views_are_copies_so_corrupting_one_leaves_the_other_and_the_image():
+    image = unique_image(1)
+    clean = image.clone()
+    out = crops_at((0, 0), (0, 0), (1, 1), image)
+    second = out["view2"].clone()
+    out["view1"].fill_(-1.0)  # as an in-place corruption would
+    assert torch.equal(out["view2"], second) and torch.equal(image, clean)

@@ -18,10 +18,12 @@ def test_shuffle_cells_known_values_and_inverse():
 def test_order_corruption_permutes_whole_cells_and_appearance_keeps_the_order():
     corrupt = RandPopARCorruptiond("view1", cell_size=8).set_random_state(0)
     image = torch.rand(1, 32, 32)
+    clean = image.clone()
     shuffled = 0
     for _ in range(60):
         out = corrupt({"view1": image})
-        assert torch.equal(out["restoration_target"], image)  # always the clean view in its own order
+        assert torch.equal(image, clean)  # the input is left as it was (in-painting works in place)
+        assert torch.equal(out["restoration_target"], clean)  # always the clean view in its own order
         if out["shuffled"]:
             shuffled += 1
             assert sorted(out["permutation"].tolist()) == list(range(16))
