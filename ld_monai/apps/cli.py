@@ -5,8 +5,9 @@
 scikit-image ships when no ``--dataset_dir`` is given, otherwise on a folder of the user's images.
 ``ld-monai prepare`` turns a public dataset into a MONAI datalist; ``ld-monai predict`` segments clinical files
 (DICOM, NIfTI, PNG) with a trained bundle, or finds landmarks in them with the one-shot landmark bundle;
-``ld-monai correspondence`` and ``ld-monai cosegmentation`` read a pretraining bundle's patch embeddings (PEAC's or
-LD's); ``ld-monai bundle list`` / ``export`` show and copy out the bundles that ship with the package.
+``ld-monai correspondence``, ``ld-monai cosegmentation`` and ``ld-monai tsne`` read a pretraining bundle's patch
+embeddings (PEAC's or LD's); ``ld-monai bundle list`` / ``export`` show and copy out the bundles that ship with the
+package.
 """
 
 from __future__ import annotations
@@ -185,6 +186,17 @@ def cosegmentation(args: argparse.Namespace) -> int:
     return 0
 
 
+def tsne(args: argparse.Namespace) -> int:
+    """``ld-monai tsne``: landmark embeddings of many images in 2-D."""
+    from ld_monai.apps.embedding_tools import landmark_tsne
+
+    result = landmark_tsne(args.bundle_dir, _image_files(args.inputs), args.landmarks, args.out_dir, args.annotator,
+                           args.perplexity, args.iterations, args.checkpoint, args.device, dict(args.override or []))
+    print(f"t-SNE: {result['picture']} and {result['table']}; the nearest neighbour in another image is the same "
+          f"landmark for {result['nearest_neighbour_agreement']:.1%} of the landmark embeddings")
+    return 0
+
+
 def bundle(args: argparse.Namespace) -> int:
     """``ld-monai bundle list`` / ``ld-monai bundle export NAME DIR``."""
     if args.action == "list":
@@ -269,6 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
                    help="a bundle setting, e.g. the training's network size (repeatable)")
     p.set_defaults(func=cosegmentation)
+    p = sub.add_parser("tsne", help="the patch embeddings at annotated landmarks of many images in 2-D (t-SNE), "
+                       "coloured by landmark")
+    p.add_argument("bundle_dir", help=embedding_help)
+    p.add_argument("inputs", nargs="+", help="image files or folders (matched to the table by file stem)")
+    p.add_argument("out_dir", help="where tsne.png and tsne.csv go")
+    p.add_argument("--landmarks", required=True, help="a CSV of image_id, label, x, y (and annotator) per point")
+    p.add_argument("--annotator", help="the annotator to read when the table has several")
+    p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity (default 30)")
+    p.add_argument("--iterations", type=int, default=1000, help="t-SNE iterations, at least 250 (default 1000)")
+    p.add_argument("--checkpoint", help="the weights (default: the bundle's runs/checkpoints/model.pt)")
+    p.add_argument("--device", help="e.g. cpu or cuda:0")
+    p.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
+                   help="a bundle setting, e.g. the training's network size (repeatable)")
+    p.set_defaults(func=tsne)
     p = sub.add_parser("bundle", help="list the MONAI bundles that ship with ld_monai, or copy one out")
     p.add_argument("action", choices=["list", "export"])
     p.add_argument("name", nargs="?", help="export: the bundle (see ld-monai bundle list)")

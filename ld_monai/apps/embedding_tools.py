@@ -6,7 +6,10 @@ spec B6).
 * correspondences: the best buddies of two images spread to ``count`` well-separated pairs, or points annotated on
   one image carried to many (``correspondences.csv`` in file pixels, one picture per image pair);
 * co-segmentation: the parts of a set of images (``<name>_parts.png``, part ``p`` stored as value ``p``, and
-  ``cosegmentation.png``: image | parts | embedding PCA per image).
+  ``cosegmentation.png``: image | parts | embedding PCA per image);
+* t-SNE: the embeddings at annotated landmarks of many images in 2-D, coloured by landmark (``tsne.png``,
+  ``tsne.csv``), with the share of landmark embeddings whose nearest neighbour in another image is the same
+  landmark.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ from tqdm import tqdm
 
 from ld_monai.apps.patch_embeddings import EmbeddedImage, PatchEmbedder
 from ld_monai.inferers.cosegmentation import cosegment
-from ld_monai.inferers.patch_correspondence import mutual_nearest_neighbours, propagate_points, spread_pairs
+from ld_monai.data.landmark_table import read_landmark_table
+from ld_monai.inferers.patch_correspondence import (
+    mutual_nearest_neighbours,
+    propagate_points,
+    sample_cells,
+    spread_pairs,
+)
 from ld_monai.visualize.cluster_embedding_figure import render_cluster_embedding_figure
+from ld_monai.visualize.embedding_scatter import render_embedding_scatter
 from ld_monai.visualize.landmark_overlay import render_landmark_overlay
 
-__all__ = ["find_correspondences", "propagate_landmarks", "cosegment_images"]
+__all__ = ["find_correspondences", "propagate_landmarks", "cosegment_images", "landmark_tsne",
+           "nearest_neighbour_agreement"]
 
 
 def _shown(embedded: EmbeddedImage) -> torch.Tensor:
@@ -122,3 +133,54 @@ def cosegment_images(bundle_dir: str | os.PathLike, images: Sequence[str | os.Pa
                                            torch.stack([e.embedding for e in embedded]), assignment,
                                            output / "cosegmentation.png",
                                            title=f"{result.num_parts} parts over {len(images)} images")
+
+
+def nearest_neighbour_agreement(vectors: torch.Tensor, labels: Sequence[str], images: Sequence[str]) -> float:
+    """The share of vectors (N, D) whose most similar vector (cosine) of *another* image has the same label: how
+    consistently an embedding names the same anatomy across patients."""
+    unit = F.normalize(vectors.float(), dim=1)
+    similarity = unit @ unit.T
+    same_image = torch.tensor([[a == b for b in images] for a in images])
+    similarity[same_image] = -float("inf")
+    nearest = similarity.argmax(1).tolist()
+    return float(np.mean([labels[i] == labels[j] for i, j in enumerate(nearest)]))
+
+
+def landmark_tsne(bundle_dir: str | os.PathLike, images: Sequence[str | os.PathLike],
+                  landmarks: str | os.PathLike, output_dir: str | os.PathLike, annotator: str | None = None,
+                  perplexity: float = 30.0, iterations: int = 1000, checkpoint: str | os.PathLike | None = None,
+                  device: str | None = None, overrides: dict | None = None) -> dict:
+    """The patch embedding at every annotated landmark (a CSV of ``image_id, label, x, y`` and optionally
+    ``annotator``, :func:`ld_monai.data.read_landmark_table`; images matched by file stem) of ``images``, mapped to
+    2-D by t-SNE (scikit-learn, ``perplexity``, ``iterations`` of at least 250, PCA start, seed 0; the research
+    code uses perplexity 50):
+    ``tsne.png`` coloured by landmark and ``tsne.csv``. Returns ``{"picture", "table",
+    "nearest_neighbour_agreement"}`` (:func:`nearest_neighbour_agreement`, in the full embedding)."""
+    from sklearn.manifold import TSNE
+
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    table = read_landmark_table(landmarks, annotator=annotator, duplicates="drop")
+    annotated = [path for path in images if Path(path).stem in table]
+    if len(annotated) < 2:
+        raise ValueError(f"t-SNE needs at least 2 images annotated in {landmarks}; {len(annotated)} of "
+                         f"{len(images)} are (matched by file stem).")
+    embedder = PatchEmbedder(bundle_dir, checkpoint, device, overrides)
+    vectors, labels, names = [], [], []
+    for path in tqdm(annotated, desc="landmark embeddings"):
+        embedded = embedder(path)
+        points = table[Path(path).stem]
+        cells = embedded.cells_of(torch.tensor(list(points.values()), dtype=torch.float64))
+        vectors.append(sample_cells(embedded.embedding, cells.float()))
+        labels += list(points)
+        names += [Path(path).stem] * len(points)
+    vectors = torch.cat(vectors)
+    agreement = nearest_neighbour_agreement(vectors, labels, names)
+    coordinates = TSNE(n_components=2, perplexity=min(perplexity, len(vectors) - 1), max_iter=iterations, init="pca",
+                       random_state=0).fit_transform(vectors.numpy())
+    picture = render_embedding_scatter(coordinates, labels, output / "tsne.png",
+                                       title=f"{len(annotated)} images; nearest neighbour in another image is the "
+                                             f"same landmark: {agreement:.0%}")
+    rows = [[name, label, *np.round(xy, 3)] for name, label, xy in zip(names, labels, coordinates.tolist())]
+    table_path = _write_rows(output / "tsne.csv", ["image", "label", "tsne_x", "tsne_y"], rows)
+    return {"picture": picture, "table": table_path, "nearest_neighbour_agreement": agreement}

@@ -41,7 +41,12 @@ from ld_monai.inferers.guided_cluster import (
 from ld_monai.inferers.landmark_detector import OneShotLandmarkDetector
 from ld_monai.inferers.landmark_direction import fit_landmark_direction
 from ld_monai.inferers.landmark_template import LandmarkTemplate
-from ld_monai.inferers.patch_correspondence import mutual_nearest_neighbours, propagate_points, spread_pairs
+from ld_monai.inferers.patch_correspondence import (
+    mutual_nearest_neighbours,
+    propagate_points,
+    sample_cells,
+    spread_pairs,
+)
 from ld_monai.inferers.one_shot_landmark import OneShotLandmarkInferer, refine_subpixel, sample_embedding
 from ld_monai.inferers.robust_affine import apply_affine, fit_affine, robust_affine
 from ld_monai.inferers.structure_crop_inferer import StructureCropInferer
@@ -77,6 +82,7 @@ __all__ = [
     "refine_subpixel",
     "rescale_points",
     "robust_affine",
+    "sample_cells",
     "sample_embedding",
     "self_train_template",
     "spread_pairs",

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ld_monai.layers.kmeans import kmeans
 
-__all__ = ["mutual_nearest_neighbours", "spread_pairs", "propagate_points"]
+__all__ = ["mutual_nearest_neighbours", "spread_pairs", "sample_cells", "propagate_points"]
 
 
 def _flat(embedding: torch.Tensor) -> torch.Tensor:
@@ -61,6 +61,18 @@ def spread_pairs(first: torch.Tensor, second: torch.Tensor, pairs: torch.Tensor,
     return torch.tensor(sorted(chosen, key=lambda index: -float(scores[index])))
 
 
+def sample_cells(embedding: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Unit embeddings (K, D) of a map (D, h, w) at points (K, 2) (x, y in cells, sub-cell values allowed): bilinear
+    between cell centres, the border cells' value beyond them."""
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must be (K, 2) (x, y), got {tuple(points.shape)}.")
+    height, width = embedding.shape[1:]
+    grid = torch.stack([(points[:, 0] + 0.5) / width * 2 - 1, (points[:, 1] + 0.5) / height * 2 - 1], dim=-1)
+    sampled = F.grid_sample(embedding[None].float(), grid.view(1, 1, -1, 2).float(), align_corners=False,
+                            padding_mode="border")[0, :, 0].T
+    return F.normalize(sampled, dim=1)
+
+
 def propagate_points(template: torch.Tensor, points: torch.Tensor, target: torch.Tensor,
                      refine: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Carry points (K, 2) (x, y, in cells of ``template`` (D, h1, w1), sub-cell values allowed) to ``target``
@@ -68,13 +80,7 @@ def propagate_points(template: torch.Tensor, points: torch.Tensor, target: torch
     cell of the target (cosine). With ``refine`` the match moves to the similarity-weighted mean of its 3 x 3
     neighbourhood (weights ``max(s - s_min, 0)`` over it), a sub-cell position. Returns the points (K, 2) in cells
     of ``target`` and their similarity (K,)."""
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"points must be (K, 2) (x, y), got {tuple(points.shape)}.")
-    height, width = template.shape[1:]
-    grid = torch.stack([(points[:, 0] + 0.5) / width * 2 - 1, (points[:, 1] + 0.5) / height * 2 - 1], dim=-1)
-    queries = F.grid_sample(template[None].float(), grid.view(1, 1, -1, 2).float(), align_corners=False,
-                            padding_mode="border")[0, :, 0].T  # (K, D)
-    similarity = F.normalize(queries, dim=1) @ _flat(target).T  # (K, h2 w2)
+    similarity = sample_cells(template, points) @ _flat(target).T  # (K, h2 w2)
     best, index = similarity.max(dim=1)
     height2, width2 = target.shape[1:]
     found = torch.stack([index % width2, index // width2], dim=1).float()

@@ -13,6 +13,7 @@ from PIL import Image
 
 from ld_monai.apps.bundles import export_bundle
 from ld_monai.apps.cli import main
+from ld_monai.data.landmark_table import read_landmark_table
 from ld_monai.networks import LocalDiscriminationNet, PEACNet
 
 PEAC_TINY = {"embed_dim": 8, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 2], "view_cells": 4,
@@ -80,3 +81,24 @@ def test_cosegmentation_labels_every_cell_with_one_of_the_parts(peac, cephalogra
         parts = np.asarray(Image.open(tmp_path / "out" / f"{image.stem}_parts.png"))
         assert parts.shape == (4, 4) and set(np.unique(parts)) <= {0, 1, 2}
     assert (tmp_path / "out" / "cosegmentation.png").is_file()
+
+
+def test_tsne_of_landmark_embeddings(peac, data_dir, tmp_path):
+    bundle, *options = peac
+    images = sorted((data_dir / "ceph" / "Hamedan" / "images").iterdir())[:6]
+    landmarks = data_dir / "ceph" / "Hamedan" / "landmarks.csv"
+    assert main(["tsne", bundle, *map(str, images), str(tmp_path / "out"), "--landmarks", str(landmarks),
+                 "--annotator", "Dr_farhadifar", "--perplexity", "10", "--iterations", "250", *options]) == 0
+    table = rows(tmp_path / "out" / "tsne.csv")
+    annotated = read_landmark_table(landmarks, annotator="Dr_farhadifar", duplicates="drop")
+    assert len(table) == sum(len(annotated[image.stem]) for image in images)  # one row per landmark kept
+    assert {row["image"] for row in table} == {image.stem for image in images}
+    assert (tmp_path / "out" / "tsne.png").is_file()
+
+
+def test_nearest_neighbour_agreement_known_values():
+    from ld_monai.apps.embedding_tools import nearest_neighbour_agreement
+
+    vectors = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9]])  # images a, a, b, b
+    assert nearest_neighbour_agreement(vectors, ["l1", "l2", "l1", "l2"], ["a", "a", "b", "b"]) == 1.0
+    assert nearest_neighbour_agreement(vectors, ["l1", "l2", "l2", "l1"], ["a", "a", "b", "b"]) == 0.0

@@ -3,7 +3,12 @@ import math
 
 import torch
 
-from ld_monai.inferers.patch_correspondence import mutual_nearest_neighbours, propagate_points, spread_pairs
+from ld_monai.inferers.patch_correspondence import (
+    mutual_nearest_neighbours,
+    propagate_points,
+    sample_cells,
+    spread_pairs,
+)
 
 
 def unique_cells(height: int = 6, width: int = 6, dim: int = 32) -> torch.Tensor:
@@ -53,3 +58,11 @@ def test_points_propagate_to_their_shifted_position_to_a_sub_cell():
     assert (refined - expected).abs().max() < 0.2  # the nearest cell alone is off by up to half a cell
     assert (refined - expected).abs().sum() < 0.5 * (coarse - expected).abs().sum()
     assert bool((similarity > 0.9).all())
+
+
+def test_sample_cells_at_centres_between_them_and_beyond():
+    embedding = torch.zeros(2, 1, 3)
+    embedding[0, 0, 0], embedding[1, 0, 1], embedding[0, 0, 2] = 1.0, 1.0, 1.0  # e0, e1, e0 along x
+    sampled = sample_cells(embedding, torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [-3.0, 0.0]]))
+    half = 2 ** -0.5
+    torch.testing.assert_close(sampled, torch.tensor([[1.0, 0.0], [0.0, 1.0], [half, half], [1.0, 0.0]]))
