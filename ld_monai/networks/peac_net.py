@@ -70,16 +70,17 @@ class PEACNet(nn.Module):
 
 
 class PEACTokenMap(nn.Module):
-    """A :class:`PEACNet`'s tokens as a map of unit vectors: (B, C, S, S) -> ``{"embedding": (B, D, S / cell,
-    S / cell)}``, the output format of :class:`ld_monai.networks.LocalDiscriminationNet`, so that the tools for
-    LD embeddings (inference writers, correspondence, co-segmentation) take PEAC's patch embeddings alike."""
+    """A :class:`PEACNet`'s tokens as a map of unit vectors: (B, C, H, W) -> ``{"embedding": (B, D, H / cell,
+    W / cell)}``, the output format of :class:`ld_monai.networks.LocalDiscriminationNet`, so that the tools for
+    LD embeddings (inference writers, correspondence, co-segmentation) take PEAC's patch embeddings alike. The
+    encoder (a Swin, without absolute positions) takes any size in whole cells, so a whole radiograph can be
+    embedded, not only a training-size view."""
 
     def __init__(self, network: PEACNet) -> None:
         super().__init__()
         self.network = network
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if tuple(x.shape[2:]) != (self.network.view_size,) * 2:
-            raise ValueError(f"PEACTokenMap takes views of {self.network.view_size} px, got {tuple(x.shape)}.")
+        grid = self.network.encoder.token_grid(*x.shape[2:])
         tokens = F.normalize(self.network.encoder(x), dim=-1)
-        return {"embedding": tokens.transpose(1, 2).reshape(x.shape[0], -1, *self.network.grid)}
+        return {"embedding": tokens.transpose(1, 2).reshape(x.shape[0], -1, *grid)}

@@ -97,6 +97,7 @@ def segmentation_preprocessing(
     track_meta: bool = True,
     weight_key: str | None = None,
     keep_ratio: bool = False,
+    size_multiple: int | None = None,
 ) -> list:
     """Load, check, crop (fundus), scale, resize and normalise ``image`` (+ labels and mask when given).
 
@@ -119,7 +120,9 @@ def segmentation_preprocessing(
     labels and appended to ``label`` as its last channel: the (N, K + 1, H, W) target of
     :class:`ld_monai.losses.UncertaintyWeightedLoss`.
     ``keep_ratio`` (images alone) resizes the shorter side to ``image_size`` and crops the centre square
-    (:class:`ShortSideResized`, as PEAC does) instead of resizing the whole image to a square; this is not inverted.
+    (:class:`ShortSideResized`, as PEAC does) instead of resizing the whole image to a square; with ``size_multiple``
+    it keeps the whole image instead, the longer side rounded to a multiple (whole cells of a token grid). Neither is
+    inverted.
     This is the one preprocessing chain of the pretraining and segmentation bundles.
     """
     _check_modality(modality)
@@ -162,7 +165,9 @@ def segmentation_preprocessing(
     # anti-aliased bilinear, not "area": predictions are mapped back with the forward mode (Invertd with
     # nearest_interp=False), and upsampling by "area" (or "nearest", Invertd's default) shifts by half a pixel: a
     # perfect DRIVE vessel map at 512 px scores 0.83 Dice back at 565 x 584 with nearest, 0.86 area, 0.95 bilinear
-    if keep_ratio:
+    if keep_ratio and size_multiple:
+        chain.append(ShortSideResized("image", image_size, mode=image_resize, multiple_of=size_multiple))
+    elif keep_ratio:
         chain += [ShortSideResized("image", image_size, mode=image_resize), CenterSpatialCropd("image", image_size)]
     else:
         chain.append(Resized("image", spatial_size=(image_size, image_size), mode=image_resize,

@@ -18,21 +18,26 @@ __all__ = ["ShortSideResize", "ShortSideResized", "ShortSideResizeD", "ShortSide
 class ShortSideResize(Transform):
     """(C, H, W) -> (C, H', W') with ``min(H', W') == size`` and ``H' / W'`` as close to ``H / W`` as rounding
     allows, by :class:`monai.transforms.Resize` (``mode`` "area" by default, as the research code's
-    ``cv2.INTER_AREA``); MetaTensor in and out, the resize recorded in its affine."""
+    ``cv2.INTER_AREA``); MetaTensor in and out, the resize recorded in its affine. With ``multiple_of`` the longer
+    side is rounded to a multiple of it (and ``size`` must be one): a whole image in whole cells of a token grid."""
 
     backend = Resize.backend
 
-    def __init__(self, size: int, mode: str = "area") -> None:
+    def __init__(self, size: int, mode: str = "area", multiple_of: int | None = None) -> None:
         if size < 1:
             raise ValueError(f"size must be positive, got {size}.")
-        self.size, self.mode = size, mode
+        if multiple_of is not None and size % multiple_of:
+            raise ValueError(f"size {size} is not a multiple of {multiple_of}.")
+        self.size, self.mode, self.multiple_of = size, mode, multiple_of
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         spatial = image.shape[1:]
         if len(spatial) != 2:
             raise ValueError(f"ShortSideResize takes a channel-first 2-D image (C, H, W), got {tuple(image.shape)}.")
         scale = self.size / min(spatial)
-        target = tuple(self.size if side == min(spatial) else max(self.size, round(side * scale)) for side in spatial)
+        step = self.multiple_of or 1
+        target = tuple(self.size if side == min(spatial) else max(self.size, round(side * scale / step) * step)
+                       for side in spatial)
         return Resize(target, mode=self.mode)(image)
 
 
@@ -41,9 +46,10 @@ class ShortSideResized(MapTransform):
 
     backend = ShortSideResize.backend
 
-    def __init__(self, keys: KeysCollection, size: int, mode: str = "area", allow_missing_keys: bool = False) -> None:
+    def __init__(self, keys: KeysCollection, size: int, mode: str = "area", multiple_of: int | None = None,
+                 allow_missing_keys: bool = False) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.resize = ShortSideResize(size, mode)
+        self.resize = ShortSideResize(size, mode, multiple_of)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict:
         d = dict(data)

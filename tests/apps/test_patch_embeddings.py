@@ -19,19 +19,18 @@ def cephalogram(data_dir):
     return data_dir / "ceph" / "Hamedan" / "images" / "001.png"  # 821 x 1024 pixels
 
 
-def test_peac_cells_cover_the_centre_square_of_the_radiograph(cephalogram, tmp_path):
+def test_peac_cells_cover_the_whole_radiograph(cephalogram, tmp_path):
     bundle = export_bundle("peac_pretraining", tmp_path)
     torch.save(PEACNet(view_size=64, **{k: v for k, v in PEAC_TINY.items() if k != "view_cells"}).state_dict(),
                tmp_path / "model.pt")
     embedder = PatchEmbedder(bundle, tmp_path / "model.pt", device="cpu", overrides=PEAC_TINY)
     embedded = embedder(cephalogram)
-    assert embedded.embedding.shape == (64, 4, 4) and embedded.image.shape == (1, 64, 64)
-    torch.testing.assert_close(embedded.embedding.norm(dim=0), torch.ones(4, 4))
-    # the short side (821 px wide) spans the 4 cells; the 1024 rows are cropped to their middle 821 (to a pixel of
-    # the resized 64 x 80 image: 1024 rows scale to 79.8, rounded to 80)
-    corners = torch.tensor([[-0.5, (1024 - 821) / 2 - 0.5], [820.5, (1024 + 821) / 2 - 0.5], [410.0, 511.5]])
-    torch.testing.assert_close(embedded.cells_of(corners), torch.tensor([[-0.5, -0.5], [3.5, 3.5], [1.5, 1.5]],
-                                                                        dtype=torch.float64), atol=0.01, rtol=0)
+    # the short side (821 px wide) to 64 px, 4 cells of 16; the 1024 rows to 79.8 px, rounded to 5 whole cells
+    assert embedded.embedding.shape == (64, 5, 4) and embedded.image.shape == (1, 80, 64)
+    torch.testing.assert_close(embedded.embedding.norm(dim=0), torch.ones(5, 4))
+    corners = torch.tensor([[-0.5, -0.5], [820.5, 1023.5], [410.0, 511.5]])
+    torch.testing.assert_close(embedded.cells_of(corners), torch.tensor([[-0.5, -0.5], [3.5, 4.5], [1.5, 2.0]],
+                                                                        dtype=torch.float64), atol=1e-6, rtol=0)
     points = torch.tensor([[100.0, 200.0], [700.5, 900.25]], dtype=torch.float64)
     torch.testing.assert_close(embedded.pixels_of(embedded.cells_of(points)), points)
 

@@ -67,7 +67,7 @@ def test_train_resume_and_infer_on_real_radiographs(exported, radiographs, tmp_p
     run_config(exported, ["inference.json"], out, dataset_dir=str(radiographs))
     for image in radiographs.iterdir():
         embedding = np.load(out / "inference" / f"{image.stem}_embedding.npy").astype(np.float32)
-        assert embedding.shape == (64, 4, 4)  # 8 * embed_dim channels on the 4 x 4 cells
+        assert embedding.shape[0] == 64 and min(embedding.shape[1:]) == 4  # 8 * embed_dim channels, the whole image
         np.testing.assert_allclose(np.linalg.norm(embedding, axis=0), 1.0, atol=2e-3)  # float16 unit vectors
         assert (out / "inference" / f"{image.stem}_overview.png").is_file()
 

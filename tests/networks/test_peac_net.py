@@ -70,3 +70,5 @@ def test_token_map_is_the_unit_tokens_on_their_grid():
     assert embedding.shape == (2, 64, 4, 4)
     torch.testing.assert_close(embedding.norm(dim=1), torch.ones(2, 4, 4))
     torch.testing.assert_close(embedding[:, :, 1, 2], torch.nn.functional.normalize(tokens[:, 6], dim=-1))
+    with torch.no_grad():  # a whole image in whole cells, wider than a training view
+        assert PEACTokenMap(network)(torch.rand(1, 1, 64, 96))["embedding"].shape == (1, 64, 4, 6)
