@@ -159,7 +159,7 @@ def correspondence(args: argparse.Namespace) -> int:
     """``ld-monai correspondence``: best-buddy pairs of two images, or ``--points`` carried to many."""
     from ld_monai.apps.embedding_tools import find_correspondences, propagate_landmarks
 
-    settings = {"checkpoint": args.checkpoint, "device": args.device, "overrides": dict(args.override or [])}
+    settings = _embedding_settings(args)
     targets = _image_files(args.targets)
     if args.points:
         import numpy as np
@@ -181,7 +181,7 @@ def cosegmentation(args: argparse.Namespace) -> int:
     from ld_monai.apps.embedding_tools import cosegment_images
 
     picture = cosegment_images(args.bundle_dir, _image_files(args.inputs), args.out_dir, args.parts, args.max_parts,
-                               args.checkpoint, args.device, dict(args.override or []))
+                               **_embedding_settings(args))
     print(f"co-segmentation: {picture} (part maps beside it)")
     return 0
 
@@ -191,7 +191,7 @@ def tsne(args: argparse.Namespace) -> int:
     from ld_monai.apps.embedding_tools import landmark_tsne
 
     result = landmark_tsne(args.bundle_dir, _image_files(args.inputs), args.landmarks, args.out_dir, args.annotator,
-                           args.perplexity, args.iterations, args.checkpoint, args.device, dict(args.override or []))
+                           args.perplexity, args.iterations, **_embedding_settings(args))
     print(f"t-SNE: {result['picture']} and {result['table']}; the nearest neighbour in another image is the same "
           f"landmark for {result['nearest_neighbour_agreement']:.1%} of the landmark embeddings")
     return 0
@@ -213,6 +213,18 @@ def bundle(args: argparse.Namespace) -> int:
         return 1
     print(f"exported {args.name} to {target}")
     return 0
+
+
+def _add_embedding_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that read a pretraining bundle's patch embeddings."""
+    parser.add_argument("--checkpoint", help="the weights (default: the bundle's runs/checkpoints/model.pt)")
+    parser.add_argument("--device", help="e.g. cpu or cuda:0")
+    parser.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
+                        help="a bundle setting, e.g. the training's network size (repeatable)")
+
+
+def _embedding_settings(args: argparse.Namespace) -> dict:
+    return {"checkpoint": args.checkpoint, "device": args.device, "overrides": dict(args.override or [])}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,10 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", help="where correspondences.csv / propagated.csv and the pictures go")
     p.add_argument("--pairs", type=int, default=10, help="well-separated pairs to keep (default 10)")
     p.add_argument("--points", help="a CSV of the template's points (header, then x,y per row, in pixels)")
-    p.add_argument("--checkpoint", help="the weights (default: the bundle's runs/checkpoints/model.pt)")
-    p.add_argument("--device", help="e.g. cpu or cuda:0")
-    p.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
-                   help="a bundle setting, e.g. the training's network size (repeatable)")
+    _add_embedding_options(p)
     p.set_defaults(func=correspondence)
     p = sub.add_parser("cosegmentation", help="the parts of a set of images, from a pretraining bundle's patch "
                        "embeddings clustered together (the same part the same colour in every image)")
@@ -276,10 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", help="where <name>_parts.png and cosegmentation.png go")
     p.add_argument("--parts", type=int, help="the number of parts (default: chosen by the elbow rule)")
     p.add_argument("--max_parts", type=int, default=14, help="the most parts the elbow rule tries (default 14)")
-    p.add_argument("--checkpoint", help="the weights (default: the bundle's runs/checkpoints/model.pt)")
-    p.add_argument("--device", help="e.g. cpu or cuda:0")
-    p.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
-                   help="a bundle setting, e.g. the training's network size (repeatable)")
+    _add_embedding_options(p)
     p.set_defaults(func=cosegmentation)
     p = sub.add_parser("tsne", help="the patch embeddings at annotated landmarks of many images in 2-D (t-SNE), "
                        "coloured by landmark")
@@ -290,10 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotator", help="the annotator to read when the table has several")
     p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity (default 30)")
     p.add_argument("--iterations", type=int, default=1000, help="t-SNE iterations, at least 250 (default 1000)")
-    p.add_argument("--checkpoint", help="the weights (default: the bundle's runs/checkpoints/model.pt)")
-    p.add_argument("--device", help="e.g. cpu or cuda:0")
-    p.add_argument("--override", "-o", action="append", type=_parse_override, metavar="KEY=VALUE",
-                   help="a bundle setting, e.g. the training's network size (repeatable)")
+    _add_embedding_options(p)
     p.set_defaults(func=tsne)
     p = sub.add_parser("bundle", help="list the MONAI bundles that ship with ld_monai, or copy one out")
     p.add_argument("action", choices=["list", "export"])
