@@ -19,8 +19,9 @@ pseudo-labels of the training images, weighted by their certainty (method spec A
 
 * ``drive_vessel:frangi`` and ``drive_vessel:sato``: a Hessian vessel filter thresholded by Otsu inside the field
   of view (``benchmarks/segmentation_baselines``), no training;
-* ``TASK:oracle``: plain LD (the bundle with ``prior_weight`` 0: no prior) and the one of its clusters that best
-  overlaps the test labels. The choice uses the test labels, so it is an **oracle**, not a method.
+* ``TASK:oracle``: plain LD (the bundle with ``prior_weight`` 0: no prior) and the one of its clusters (as a
+  partition: where the cluster's assignment is the largest, rule ``argmax``; without a prior no cluster need pass
+  0.5) that best overlaps the test labels. The choice uses the test labels, so it is an **oracle**, not a method.
 
 Writes ``<output_dir>/<task>/<arm>/`` (bundle, run, log) and, with ``--json``, the results of record
 ``{"drishti_disc": {"adv": {"dice", "dice_recluster", "dice_polarity", ...}, ...}, "drive_vessel": {...},
@@ -164,11 +165,12 @@ def train_and_score(task: str, name: str, data_dir: Path, out: Path, settings: d
         clusters = {}
         for cluster in range(bundle_configs(spec["bundle"])["train.json"]["num_clusters"]):
             eval_dir = out / "run" / f"eval_test_cluster{cluster}"
-            run_bundle(bundle, configs, {**evaluate, "guided_cluster": cluster, "eval_dir": str(eval_dir)}, log)
+            run_bundle(bundle, configs, {**evaluate, "guided_cluster": cluster, "cluster_rule": "argmax",
+                                         "eval_dir": str(eval_dir)}, log)
             clusters[cluster] = scores(eval_dir, spec["structure"])
         best = max(clusters, key=lambda c: mean(clusters[c]["dice"]))
-        result.update(oracle_cluster=best, cluster_dice={c: mean(s["dice"]) for c, s in clusters.items()},
-                      per_image=clusters[best])
+        result.update(oracle_cluster=best, cluster_rule="argmax",
+                      cluster_dice={c: mean(s["dice"]) for c, s in clusters.items()}, per_image=clusters[best])
         result["dice"] = mean(clusters[best]["dice"])
         return result
     run_bundle(bundle, configs, evaluate, log)

@@ -21,7 +21,9 @@ def guided_cluster_probability(embedding: torch.Tensor, assignment: torch.Tensor
 
     * ``"threshold"`` (rule A): the assignment ``a_c`` itself;
     * ``"recluster"`` (rule B): each cluster's region feature ``r_m = l2norm(mean_x a_m(x) F(x) z(x))``, then
-      ``q_m(x) = softmax_m(z(x) . r_m / T)``; returns ``q_c``.
+      ``q_m(x) = softmax_m(z(x) . r_m / T)``; returns ``q_c``;
+    * ``"argmax"``: 1 where cluster ``c`` has the largest assignment, else 0 (the clusters as a partition, as the
+      cluster pictures show them).
 
     ``F`` is the field of view (N, 1, H, W), 1 everywhere when None; the map is multiplied by it (outside: 0).
     ``embedding`` (N, D, H, W) unit vectors, ``assignment`` (N, M, H, W) summing to 1 over M.
@@ -29,13 +31,15 @@ def guided_cluster_probability(embedding: torch.Tensor, assignment: torch.Tensor
     fov = None if field_of_view is None else field_of_view.to(assignment)
     if rule == "threshold":
         probability = assignment[:, cluster: cluster + 1]
+    elif rule == "argmax":
+        probability = (assignment.argmax(dim=1, keepdim=True) == cluster).to(assignment.dtype)
     elif rule == "recluster":
         inside = assignment if fov is None else assignment * fov
         regions = l2_normalize(torch.einsum("nmhw,ndhw->nmd", inside, embedding), dim=2)
         logits = torch.einsum("ndhw,nmd->nmhw", embedding, regions) / temperature
         probability = torch.softmax(logits, dim=1)[:, cluster: cluster + 1]
     else:
-        raise ValueError(f"rule must be 'threshold' or 'recluster', got {rule!r}.")
+        raise ValueError(f"rule must be 'threshold', 'recluster' or 'argmax', got {rule!r}.")
     return probability if fov is None else probability * fov
 
 

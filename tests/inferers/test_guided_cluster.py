@@ -26,6 +26,15 @@ def test_threshold_rule_is_the_assignment_inside_the_field_of_view():
     torch.testing.assert_close(probability, assignment[:, :1] * fov)
 
 
+def test_argmax_rule_is_the_partition():
+    embedding, assignment = two_halves()
+    three = torch.cat([assignment * 0.8, torch.full((1, 1, 4, 6), 0.2)], dim=1)  # cluster 0 at 0.72 / 0.08 / 0.2
+    torch.testing.assert_close(guided_cluster_probability(embedding, three, cluster=0, rule="argmax"),
+                               (assignment[:, :1] > 0.5).float())
+    torch.testing.assert_close(guided_cluster_probability(embedding, three, cluster=2, rule="argmax"),
+                               torch.zeros(1, 1, 4, 6))
+
+
 def test_recluster_rule_known_values():
     """Region features r_0 = (0.9, 0.1) / sqrt(0.82) and r_1 = (0.1, 0.9) / sqrt(0.82), so on the left (z = e0)
     q_0 = sigmoid((0.9 - 0.1) / sqrt(0.82) / 0.2), on the right its complement."""
