@@ -88,13 +88,14 @@ class PEACEvaluator(ObjectiveEvaluator):
 
 def peac_lr_lambda(warmup_epochs: int = 5, epochs: int = 400) -> Callable[[int], float]:
     """Learning-rate factor for ``torch.optim.lr_scheduler.LambdaLR`` stepped once per epoch: a linear warm-up over
-    ``warmup_epochs``, then a cosine to 0 at ``epochs`` (the research code's ``step_decay``, method spec B5:
-    ``1/2 (1 + cos(pi clip((e - w) / (E - w), 0, 1))) min(1, e / w)``), with ``e`` counted from 1 so that the first
-    epoch does not run at a learning rate of 0 (the research code starts at epoch 8, or at 1 in its DDP version)."""
+    ``warmup_epochs``, then a cosine (the research code's ``step_decay``, method spec B5:
+    ``1/2 (1 + cos(pi clip((e - w) / (E - w), 0, 1))) min(1, e / w)``), with ``e`` counting epochs from 1 so that
+    the first epoch does not run at 0 (the research code starts at epoch 8, or at 1 in its DDP version) and the
+    cosine reaching 0 one epoch after the last (``E + 1`` for ``E``), so that the last epoch still trains."""
 
     def factor(epoch: int) -> float:
         e = epoch + 1
-        progress = min(max((e - warmup_epochs) / max(epochs - warmup_epochs, 1), 0.0), 1.0)
+        progress = min(max((e - warmup_epochs) / max(epochs + 1 - warmup_epochs, 1), 0.0), 1.0)
         return 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, e / max(warmup_epochs, 1))
 
     return factor

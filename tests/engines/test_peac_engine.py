@@ -1,4 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
+import math
+
 import pytest
 import torch
 from ignite.engine import Events
@@ -94,5 +96,7 @@ def test_evaluator_scores_the_objective_and_batches_are_checked():
 def test_learning_rate_warms_up_then_falls_by_a_cosine():
     factor = peac_lr_lambda(warmup_epochs=5, epochs=25)
     assert [factor(e) for e in range(5)] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
-    assert factor(14) == pytest.approx(0.5)  # e = 15: half way from 5 to 25
-    assert factor(24) == pytest.approx(0.0) and factor(30) == pytest.approx(0.0)
+    assert factor(15) == pytest.approx(0.5 * (1 + math.cos(math.pi * 11 / 21)))  # epoch 16 of the cosine 5 -> 26
+    assert 0 < factor(24) < 0.01  # the last epoch still trains
+    assert factor(25) == pytest.approx(0.0)
+    assert all(factor(e) > factor(e + 1) for e in range(4, 25))
