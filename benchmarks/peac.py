@@ -8,8 +8,8 @@ the 99 other images with :func:`ld_monai.inferers.propagate_points` (the most si
 refinement; what ``ld-monai correspondence --points`` does). Errors are in the pixels of the 821 x 1024 images
 (no pixel spacing is known): the mean radial error (MRE) and the share within 20 px.
 
-* ``peac``: ``peac_pretraining`` trained on the 100 cephalograms with ``PEAC_RECIPE`` (its CPU network, about 20
-  minutes on 2 cores), no landmark used;
+* ``peac``: ``peac_pretraining`` trained on the 100 cephalograms with ``PEAC_RECIPE`` (its CPU network, about 25
+  minutes on 2 cores, about the LD arm's budget), no landmark used;
 * ``ld``: ``ld_pretraining`` trained on them with the cephalogram recipe of ``docs/benchmarks.md`` (``LD_RECIPE``),
   or the checkpoint given by ``--ld_checkpoint`` trained so;
 * ``random``: an untrained ``PEACNet`` of the PEAC arm's size (seed 0).
