@@ -140,10 +140,10 @@ def nearest_neighbour_agreement(vectors: torch.Tensor, labels: Sequence[str], im
     consistently an embedding names the same anatomy across patients."""
     unit = F.normalize(vectors.float(), dim=1)
     similarity = unit @ unit.T
-    same_image = torch.tensor([[a == b for b in images] for a in images])
-    similarity[same_image] = -float("inf")
-    nearest = similarity.argmax(1).tolist()
-    return float(np.mean([labels[i] == labels[j] for i, j in enumerate(nearest)]))
+    image_ids = torch.as_tensor(np.unique(np.asarray(images), return_inverse=True)[1])
+    label_ids = torch.as_tensor(np.unique(np.asarray(labels), return_inverse=True)[1])
+    similarity[image_ids[:, None] == image_ids[None, :]] = -float("inf")
+    return float((label_ids[similarity.argmax(1)] == label_ids).float().mean())
 
 
 def landmark_tsne(bundle_dir: str | os.PathLike, images: Sequence[str | os.PathLike],

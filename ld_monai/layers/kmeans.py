@@ -1,7 +1,7 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""k-means on embedding vectors, in torch: the clustering of the correspondence and co-segmentation tools (after the
-research code's faiss k-means, dino-vit-features ``cosegmentation.py``; method spec B6), with the elbow rule that
-picks the number of parts."""
+"""k-means on embedding vectors: the clustering of the correspondence and co-segmentation tools (after the research
+code's faiss k-means, dino-vit-features ``cosegmentation.py``; method spec B6), by scikit-learn's ``KMeans``, with
+the elbow rule that picks the number of parts."""
 
 from __future__ import annotations
 
@@ -12,31 +12,17 @@ __all__ = ["kmeans", "elbow_kmeans"]
 
 def kmeans(x: torch.Tensor, k: int, iterations: int = 100, restarts: int = 3,
            seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Lloyd's k-means of the rows of ``x`` (N, D) with k-means++ seeding, the best of ``restarts`` runs (seeded by
-    ``seed``). Returns the centroids (k, D), the label of every row (N,) and the mean squared distance of the rows
-    to their centroids (the inertia per row)."""
+    """k-means of the rows of ``x`` (N, D) (scikit-learn's ``KMeans``: k-means++ seeding, the best of ``restarts``
+    runs, seeded by ``seed``). Returns the centroids (k, D), the label of every row (N,) and the mean squared
+    distance of the rows to their centroids (the inertia per row)."""
+    from sklearn.cluster import KMeans
+
     if not 1 <= k <= x.shape[0]:
         raise ValueError(f"k must be between 1 and the number of vectors ({x.shape[0]}), got {k}.")
-    x = x.float()
-    generator = torch.Generator().manual_seed(seed)
-    best = None
-    for _ in range(restarts):
-        centroids = x[torch.randint(x.shape[0], (1,), generator=generator)]
-        for _ in range(1, k):  # k-means++: the next centre drawn with probability ~ squared distance
-            distance = torch.cdist(x, centroids).min(dim=1).values ** 2
-            weights = distance / distance.sum() if distance.sum() > 0 else torch.full_like(distance, 1 / len(x))
-            centroids = torch.cat([centroids, x[torch.multinomial(weights, 1, generator=generator)]])
-        for _ in range(iterations):
-            labels = torch.cdist(x, centroids).argmin(dim=1)
-            updated = torch.stack([x[labels == c].mean(0) if (labels == c).any() else centroids[c] for c in range(k)])
-            if torch.allclose(updated, centroids):
-                break
-            centroids = updated
-        labels = torch.cdist(x, centroids).argmin(dim=1)
-        inertia = float(((x - centroids[labels]) ** 2).sum(1).mean())
-        if best is None or inertia < best[2]:
-            best = (centroids, labels, inertia)
-    return best
+    fitted = KMeans(n_clusters=k, n_init=restarts, max_iter=iterations, random_state=seed).fit(
+        x.detach().float().cpu().numpy())
+    return (torch.as_tensor(fitted.cluster_centers_, dtype=torch.float32), torch.as_tensor(fitted.labels_).long(),
+            float(fitted.inertia_) / x.shape[0])
 
 
 def elbow_kmeans(x: torch.Tensor, max_k: int = 14, ratio: float = 0.975,
