@@ -1,5 +1,6 @@
 # Copyright (c) ld_monai contributors. Licensed under the Apache License, Version 2.0.
-"""Label efficiency of LD transfer: random init vs an LD-pretrained encoder, same budget and seeds.
+"""Label efficiency of LD transfer: random init vs an LD-pretrained encoder, same budget and seeds (or a PEAC encoder:
+``--encoder_network swin``; its init is still named ``ld`` in the table).
 
 For one segmentation bundle, datalist and label fraction, trains (``train.json``) and scores on the test split
 (``evaluate.json``, per-image Dice) both initialisations for every seed, each run in its own process:
@@ -67,6 +68,9 @@ def main() -> None:
     parser.add_argument("--image_size", type=int, default=512)
     parser.add_argument("--padding_mode", default="zeros", choices=["zeros", "reflect", "replicate"],
                         help="padding of every arm's network: the mode the encoder was pretrained with")
+    parser.add_argument("--encoder_network", default="vgg_bn_tiny",
+                        help="the segmentation network's encoder (the bundle's `encoder`): vgg_bn_tiny for LD, swin "
+                             "for a PEAC encoder.pt")
     parser.add_argument("--inits", nargs="+", default=["random", "ld"], choices=["random", "ld", "ld_unfrozen"])
     parser.add_argument("--output_dir", default="runs/transfer")
     args = parser.parse_args()
@@ -77,7 +81,8 @@ def main() -> None:
     if not bundle.is_dir():  # the standalone bundle, as a user exports it
         export_bundle(args.bundle, out)
     common = {"datalist_file": str(Path(args.datalist).resolve()), "label_fraction": args.label_fraction,
-              "image_size": args.image_size, "padding_mode": args.padding_mode, "num_workers": 0}
+              "image_size": args.image_size, "padding_mode": args.padding_mode, "num_workers": 0,
+              "encoder": args.encoder_network}
     encoder = str(Path(args.encoder).resolve())
     total = args.frozen_epochs + args.fine_epochs
     budgets = {

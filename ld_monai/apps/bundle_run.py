@@ -43,10 +43,14 @@ def bundle_arguments(settings: dict) -> list[str]:
 
 
 def run_bundle(bundle: str | os.PathLike, configs: list[str], settings: dict, log: str | os.PathLike,
-               run_id: str = "run") -> None:
+               run_id: str = "run", processes: int = 1) -> None:
     """``python -m monai.bundle run <run_id>`` of ``configs`` (merged in this order) in folder ``bundle``, output
-    appended to ``log``; raises if the run fails."""
-    command = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", json.dumps(configs),
+    appended to ``log``; raises if the run fails. With ``processes > 1`` it runs under ``torchrun --standalone
+    --nproc_per_node=<processes>`` (give the bundle's ``multi_gpu_train.json`` among the configs)."""
+    launcher = [sys.executable]
+    if processes > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    command = [*launcher, "-m", "monai.bundle", "run", run_id, "--config_file", json.dumps(configs),
                "--meta_file", "configs/metadata.json", "--logging_file", "configs/logging.conf"]
     command += bundle_arguments(settings)
     with open(log, "a") as out:

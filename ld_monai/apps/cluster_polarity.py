@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ld_monai.distributed import is_main_process
 from ld_monai.utils import atomic_write_json
 
 __all__ = ["decide_cluster_polarity", "read_cluster_complement"]
@@ -35,7 +36,8 @@ def decide_cluster_polarity(segmenter: nn.Module, items: Sequence[dict], preproc
     (1, C, H, W) -> the guided cluster's probability (1, 1, H, W), e.g. :class:`ld_monai.inferers.
     GuidedClusterSegmenter`), after ``preprocessing`` (a dict transform of ``"image"``), and write the decision to
     ``output_file`` (JSON): ``polarity`` ("cluster" or "complement"), ``cluster_fraction`` (the mean share of the
-    image where the probability is above 0.5), ``prior_fraction`` and the number of ``images``. Returns it."""
+    image where the probability is above 0.5), ``prior_fraction`` and the number of ``images``. Returns it. Under
+    ``torchrun`` every process decides alike and rank 0 writes."""
     if not items:
         raise ValueError("no images to decide the guided cluster's polarity on.")
     segmenter = segmenter.to(device).eval()
@@ -47,7 +49,8 @@ def decide_cluster_polarity(segmenter: nn.Module, items: Sequence[dict], preproc
     complement = abs(1 - cluster_fraction - prior_fraction) < abs(cluster_fraction - prior_fraction)
     decision = {"polarity": "complement" if complement else "cluster", "cluster_fraction": round(cluster_fraction, 4),
                 "prior_fraction": round(float(prior_fraction), 4), "images": len(items)}
-    atomic_write_json(output_file, decision)
+    if is_main_process():
+        atomic_write_json(output_file, decision)
     return decision
 
 

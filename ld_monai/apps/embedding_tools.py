@@ -5,7 +5,8 @@ spec B6).
 
 * correspondences: the best buddies of two images spread to ``count`` well-separated pairs, or points annotated on
   one image carried to many (``correspondences.csv`` in file pixels, one picture per image pair);
-* co-segmentation: the parts of a set of images (``<name>_parts.png``, part ``p`` stored as value ``p``, and
+* co-segmentation: the parts of a set of images (``<name>_parts.png`` at the image's size, part ``p`` stored as
+  value ``p``, and
   ``cosegmentation.png``: image | parts | embedding PCA per image);
 * t-SNE: the embeddings at annotated landmarks of many images in 2-D, coloured by landmark (``tsne.png``,
   ``tsne.csv``), with the share of landmark embeddings whose nearest neighbour in another image is the same
@@ -41,6 +42,9 @@ from ld_monai.visualize.landmark_overlay import render_landmark_overlay
 __all__ = ["find_correspondences", "propagate_landmarks", "cosegment_images", "landmark_tsne",
            "nearest_neighbour_agreement"]
 
+#: images shown in the co-segmentation picture (every image gets its part map)
+PICTURE_ROWS = 8
+
 
 def _shown(embedded: EmbeddedImage) -> torch.Tensor:
     """The network input as a (1, S, S) grey picture in [0, 1] (channels averaged, min-max scaled)."""
@@ -58,6 +62,11 @@ def _side_by_side(first: EmbeddedImage, second: EmbeddedImage, cells1: torch.Ten
     joined.paste(pictures[1], (pictures[0].width + 8, 0))
     joined.save(path)
     return path
+
+
+def _same_size(maps: Sequence[torch.Tensor], size: Sequence[int], mode: str) -> torch.Tensor:
+    """(C, h_i, w_i) maps resized to one size and stacked: images of other ratios in one picture."""
+    return torch.stack([F.interpolate(m[None], size=tuple(size), mode=mode)[0] for m in maps])
 
 
 def _write_rows(path: Path, header: Sequence[str], rows: list) -> Path:
@@ -119,7 +128,8 @@ def cosegment_images(bundle_dir: str | os.PathLike, images: Sequence[str | os.Pa
                      checkpoint: str | os.PathLike | None = None, device: str | None = None,
                      overrides: dict | None = None) -> Path:
     """The parts of ``images`` (:func:`ld_monai.inferers.cosegment`: ``num_parts``, or the elbow up to
-    ``max_parts``): ``<name>_parts.png`` per image at the embedding's resolution and ``cosegmentation.png``.
+    ``max_parts``): ``<name>_parts.png`` per image at the image's size (each pixel takes its cell's part) and
+    ``cosegmentation.png``.
     Returns the picture's path."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -127,12 +137,16 @@ def cosegment_images(bundle_dir: str | os.PathLike, images: Sequence[str | os.Pa
     embedded = [embedder(path) for path in tqdm(images, desc="patch embeddings")]
     result = cosegment([e.embedding for e in embedded], num_parts=num_parts, max_parts=max_parts)
     for e, parts in zip(embedded, result.parts):
-        Image.fromarray(parts.numpy().astype(np.uint8)).save(output / f"{Path(e.path).stem}_parts.png")
-    assignment = torch.stack([F.one_hot(parts, result.num_parts).permute(2, 0, 1).float() for parts in result.parts])
-    return render_cluster_embedding_figure(torch.stack([e.image for e in embedded]),
-                                           torch.stack([e.embedding for e in embedded]), assignment,
-                                           output / "cosegmentation.png",
-                                           title=f"{result.num_parts} parts over {len(images)} images")
+        in_file = e.in_file_pixels(parts).numpy().astype(np.uint8)
+        Image.fromarray(in_file).save(output / f"{Path(e.path).stem}_parts.png")
+    shown = range(min(len(embedded), PICTURE_ROWS))
+    image_size, cells = embedded[0].image.shape[1:], embedded[0].embedding.shape[1:]
+    assignment = [F.one_hot(result.parts[i], result.num_parts).permute(2, 0, 1).float() for i in shown]
+    return render_cluster_embedding_figure(_same_size([embedded[i].image for i in shown], image_size, "bilinear"),
+                                           _same_size([embedded[i].embedding for i in shown], cells, "bilinear"),
+                                           _same_size(assignment, cells, "nearest"), output / "cosegmentation.png",
+                                           title=f"{result.num_parts} parts over {len(images)} images (the first "
+                                                 f"{len(shown)} shown)")
 
 
 def nearest_neighbour_agreement(vectors: torch.Tensor, labels: Sequence[str], images: Sequence[str]) -> float:

@@ -19,14 +19,15 @@ __all__ = ["EmbeddedImage", "PatchEmbedder"]
 
 @dataclass
 class EmbeddedImage:
-    """One image's unit embedding map (D, h, w), the network input it came from (C, S, S), and the affine map from
+    """One image's unit embedding map (D, h, w), the network input it came from (C, S, S), the affine map from
     the file's pixel indices (row, column) to the input's (4 x 4, homogeneous; the preprocessing's resize and crops,
-    from the MetaTensor affines)."""
+    from the MetaTensor affines) and the file's size (rows, columns)."""
 
     path: str
     embedding: torch.Tensor
     image: torch.Tensor
     file_to_input: torch.Tensor
+    file_shape: tuple[int, int]
 
     def input_pixels_per_cell(self) -> torch.Tensor:
         """Input pixels per embedding cell, (x, y)."""
@@ -49,6 +50,16 @@ class EmbeddedImage:
         xy = self.input_pixels_of(cells)
         homogeneous = torch.stack([xy[:, 1], xy[:, 0], torch.zeros(len(xy)), torch.ones(len(xy))])
         return (torch.linalg.inv(self.file_to_input) @ homogeneous)[:2].T.flip(1)
+
+    def in_file_pixels(self, cell_map: torch.Tensor) -> torch.Tensor:
+        """A (h, w) map over the embedding's cells -> (rows, columns) over the file's pixels: each pixel takes the
+        value of the cell it lies in (pixels the input cropped away take the nearest cell's)."""
+        rows, columns = self.file_shape
+        y, x = torch.meshgrid(torch.arange(rows), torch.arange(columns), indexing="ij")
+        cells = self.cells_of(torch.stack([x.flatten(), y.flatten()], dim=1)).round().long()
+        column = cells[:, 0].clamp(0, cell_map.shape[1] - 1)
+        row = cells[:, 1].clamp(0, cell_map.shape[0] - 1)
+        return cell_map[row, column].view(rows, columns)
 
 
 class PatchEmbedder:
@@ -82,8 +93,9 @@ class PatchEmbedder:
         loaded = None
         for transform in self.preprocessing.transforms:
             data = transform(data)
-            loaded = data["image"].affine.clone() if loaded is None else loaded  # the file's own geometry
+            if loaded is None:  # the file's own geometry
+                loaded, file_shape = data["image"].affine.clone(), tuple(data["image"].shape[-2:])
         image = data["image"]
         embedding = self.network(image[None].to(self.device))["embedding"][0].float().cpu()
         file_to_input = torch.linalg.inv(image.affine.double()) @ loaded.double()
-        return EmbeddedImage(os.fspath(path), embedding, image.as_tensor().cpu(), file_to_input)
+        return EmbeddedImage(os.fspath(path), embedding, image.as_tensor().cpu(), file_to_input, file_shape)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from ld_monai.data.segmentation_datalist import load_segmentation_datalist
+from ld_monai.distributed import is_main_process
 from ld_monai.utils import atomic_write_json
 
 __all__ = ["combine_segmentation_datalists", "record_datalists"]
@@ -57,5 +58,6 @@ def record_datalists(path: str | os.PathLike, splits: dict[str, Sequence[dict]])
             per_split[split] += 1
     names = {split: [item["name"] for item in items] for split, items in splits.items()}
     record = {"datalists": counts, "items": names}
-    atomic_write_json(path, record)
+    if is_main_process():
+        atomic_write_json(path, record)
     return record

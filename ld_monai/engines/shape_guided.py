@@ -26,6 +26,7 @@ from ignite.engine import Events
 from torch import nn
 
 from ld_monai.data.ld_batch import NUM_VIEWS, LDKeys
+from ld_monai.distributed import average_gradients, broadcast_parameters
 from ld_monai.engines.local_discrimination import LocalDiscriminationTrainer
 from ld_monai.losses.shape_prior import ShapePriorAdversarialLoss
 
@@ -57,7 +58,9 @@ class ShapeGuidedTrainer(LocalDiscriminationTrainer):
         if self.adversarial and (discriminator is None or discriminator_optimizer is None):
             raise ValueError("the adversarial shape prior needs a discriminator and a discriminator_optimizer.")
         self.prior_loss, self.prior_weight, self.guided_cluster = prior_loss, prior_weight, guided_cluster
-        self.discriminator, self.discriminator_optimizer = discriminator, discriminator_optimizer
+        # under torchrun the discriminator starts as rank 0's and steps on averaged gradients, as the network does
+        self.discriminator = broadcast_parameters(discriminator) if discriminator is not None else None
+        self.discriminator_optimizer = discriminator_optimizer
         self._fakes: torch.Tensor | None = None
         self._reals: torch.Tensor | None = None
         if self.adversarial:
@@ -91,6 +94,7 @@ class ShapeGuidedTrainer(LocalDiscriminationTrainer):
         with torch.autocast(device_type=self._fakes.device.type, enabled=bool(self.amp)):
             loss = self.prior_loss(self.discriminator(self._fakes), self.discriminator(self._reals.to(self._fakes)))
         loss.backward()
+        average_gradients(self.discriminator)
         self.discriminator_optimizer.step()
         engine.state.output["terms"]["discriminator"] = loss.detach()
         self._fakes = self._reals = None

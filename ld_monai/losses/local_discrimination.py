@@ -14,6 +14,7 @@ from torch.nn.modules.loss import _Loss
 from ld_monai.losses.patch_discrimination import HypersphereMixupLoss, PatchDiscriminationLoss
 from ld_monai.losses.region_discrimination import AssignmentEntropyLoss, RegionDiscriminationLoss
 from ld_monai.data.ld_batch import NUM_VIEWS
+from ld_monai.distributed import gather, gather_with_gradient, is_distributed, mean_value_over_processes
 from ld_monai.layers.center_sensitive_pooling import center_sensitive_grid_features
 from ld_monai.layers.pooling import grid_patch_features, region_features
 
@@ -130,6 +131,11 @@ class LocalDiscriminationLoss(_Loss):
             content at two places is a negative that only position can separate (a shortcut); ``False`` drops
             those pairs (needs ``source_index``).
         border_margin: fraction of the view's side cut from every border before the loss (see above), in [0, 0.5).
+        gather_across_processes: under ``torchrun``, compute the training loss on the pairs of every process
+            (patch and region features gathered with their gradients, :mod:`ld_monai.distributed`), so that N
+            processes with B pairs each train as one process with N B pairs: patch discrimination's negatives and
+            region discrimination's batch-mean centres come from the whole batch, and the entropy reads as its mean.
+            Only where the embedding carries gradients (training); validation scores each process's own batch.
     """
 
     def __init__(
@@ -145,8 +151,10 @@ class LocalDiscriminationLoss(_Loss):
         center_sigma_fraction: float = 0.25,
         repeated_image_negatives: bool = True,
         border_margin: float = 0.0,
+        gather_across_processes: bool = False,
     ) -> None:
         super().__init__()
+        self.gather_across_processes = bool(gather_across_processes)
         if not 0.0 <= border_margin < 0.5:
             raise ValueError(f"border_margin must be in [0, 0.5), got {border_margin}.")
         self.border_margin = float(border_margin)
@@ -184,18 +192,47 @@ class LocalDiscriminationLoss(_Loss):
         else:
             patches = grid_patch_features(embedding, self.grid)
         patches = patches.unflatten(0, (NUM_VIEWS, b))
-        view1 = patches[0:2].flatten(0, 1)
-        view2 = realign_second_view(patches[2:4].flatten(0, 1), rotation_k.T.reshape(-1))
+        second = realign_second_view(patches[2:4].flatten(0, 1), rotation_k.T.reshape(-1)).unflatten(0, (2, b))
+        patches = torch.cat([patches[:2], second, patches[4:]])  # (5, B, D, gh, gw), second views realigned
+        regions = None if assignment is None else region_features(embedding[:4 * b], assignment[:4 * b])
+        gathering = self.gather_across_processes and embedding.requires_grad and is_distributed()
+        if gathering:
+            patches, regions, mix_lambda, crop_boxes, source_index = self._whole_batch(
+                patches, regions, mix_lambda, crop_boxes, source_index)
+            b = patches.shape[1]
+        view1, view2 = patches[0:2].flatten(0, 1), patches[2:4].flatten(0, 1)
         terms = {
             "pd": self._patch_term(view1, view2, crop_boxes, self._row_sources(source_index, b, view1), b),
             "mixup": self.mixup_loss(patches[4], patches[0], patches[1], mix_lambda),
         }
         if assignment is not None:
-            n = 4 * b
-            terms["region"] = self.region_loss(region_features(embedding[:n], assignment[:n]))
-            terms["entropy"] = self.entropy_loss(assignment[:n])
+            terms["region"] = self.region_loss(regions)
+            entropy = self.entropy_loss(assignment[:4 * (embedding.shape[0] // NUM_VIEWS)])
+            terms["entropy"] = mean_value_over_processes(entropy) if gathering else entropy
         terms["loss"] = sum(self.weights[name] * value for name, value in terms.items())
         return terms
+
+    @staticmethod
+    def _whole_batch(
+        patches: torch.Tensor,
+        regions: torch.Tensor | None,
+        mix_lambda: torch.Tensor,
+        crop_boxes: torch.Tensor | None,
+        source_index: torch.Tensor | None,
+    ) -> tuple:
+        """The loss's inputs of every process's pairs, in rank order, as one process with the whole batch has them:
+        patches (5, N B, ...) and regions (4 N B, M, D) differentiable (:func:`ld_monai.distributed.
+        gather_with_gradient`), mixing weights, crop boxes and source indices gathered as they are."""
+        device = patches.device
+        patches = gather_with_gradient(patches.transpose(0, 1)).transpose(0, 1)
+        if regions is not None:
+            regions = gather_with_gradient(regions.unflatten(0, (4, -1)).transpose(0, 1)).transpose(0, 1).flatten(0, 1)
+        mix_lambda = gather(torch.as_tensor(mix_lambda, dtype=patches.dtype, device=device).reshape(-1))
+        if crop_boxes is not None:
+            crop_boxes = gather(torch.as_tensor(crop_boxes, device=device))
+        if source_index is not None:
+            source_index = gather(torch.as_tensor(source_index, dtype=torch.long, device=device))
+        return patches, regions, mix_lambda, crop_boxes, source_index
 
     def _inner_part(
         self, embedding: torch.Tensor, assignment: torch.Tensor | None, crop_boxes: torch.Tensor | None

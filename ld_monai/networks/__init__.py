@@ -14,7 +14,7 @@ from ld_monai.layers.center_sensitive_pooling import (
 )
 from ld_monai.networks.hypercolumn_embedding import HypercolumnEmbedding
 from ld_monai.networks.shape_discriminator import ShapeDiscriminator
-from ld_monai.networks.swin_tokens import SwinTokenEncoder
+from ld_monai.networks.swin_tokens import SwinFeatureEncoder, SwinTokenEncoder
 from ld_monai.networks.peac_net import PEACNet, PEACTokenMap, expander
 from ld_monai.networks.student_teacher import StudentTeacher
 from ld_monai.layers.pooling import grid_patch_features, l2_normalize, region_features

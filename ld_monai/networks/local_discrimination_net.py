@@ -14,6 +14,7 @@ from torch import nn
 
 from ld_monai.networks.blocks import ConvBNReLU, set_padding_mode
 from ld_monai.layers.pooling import l2_normalize
+from ld_monai.networks.swin_tokens import SwinFeatureEncoder
 from ld_monai.networks.vgg_bn_tiny import VGGBNTinyEncoder
 
 __all__ = ["LocalDiscriminationNet", "LocalDiscriminationDecoder", "MONAIResNetEncoder", "build_encoder"]
@@ -41,7 +42,9 @@ class MONAIResNetEncoder(nn.Module):
 
 
 def build_encoder(encoder: str | nn.Module, in_channels: int) -> nn.Module:
-    """``"vgg_bn_tiny"`` (the paper's), a MONAI ResNet name (``"resnet10"``, ``"resnet18"``, ...) or a module.
+    """``"vgg_bn_tiny"`` (the paper's), a MONAI ResNet name (``"resnet10"``, ``"resnet18"``, ...), ``"swin"`` (the
+    CPU-sized Swin of ``peac_pretraining``, :class:`ld_monai.networks.SwinFeatureEncoder`: a PEAC ``encoder.pt``
+    loads into it) or a module.
 
     A module must return a list of feature maps (shallow to deep, each at most half the previous size)
     and have an ``out_channels`` tuple.
@@ -54,7 +57,9 @@ def build_encoder(encoder: str | nn.Module, in_channels: int) -> nn.Module:
         return VGGBNTinyEncoder(in_channels=in_channels)
     if encoder.startswith("resnet"):
         return MONAIResNetEncoder(encoder, in_channels=in_channels)
-    raise ValueError(f"unknown encoder {encoder!r}: use 'vgg_bn_tiny', a MONAI ResNet name or an nn.Module.")
+    if encoder == "swin":
+        return SwinFeatureEncoder(in_channels=in_channels)
+    raise ValueError(f"unknown encoder {encoder!r}: use 'vgg_bn_tiny', a MONAI ResNet name, 'swin' or an nn.Module.")
 
 
 class LocalDiscriminationDecoder(nn.Module):

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from monai.networks.nets.swin_unetr import SwinTransformer
 from torch import nn
 
-__all__ = ["SwinTokenEncoder"]
+__all__ = ["SwinTokenEncoder", "SwinFeatureEncoder"]
 
 
 class SwinTokenEncoder(nn.Module):
@@ -49,3 +50,25 @@ class SwinTokenEncoder(nn.Module):
         self.token_grid(*x.shape[2:])
         features = self.swin(x, normalize=False)[4]  # (B, D, H / cell, W / cell)
         return self.norm(features.flatten(2).transpose(1, 2))
+
+
+class SwinFeatureEncoder(SwinTokenEncoder):
+    """The same Swin (same parameter names: a PEAC ``encoder.pt`` loads into it) as the encoder of
+    :class:`ld_monai.networks.TransferSegmentationNet`: ``forward`` returns the five feature maps, shallow to deep, at
+    strides ``patch_size`` x (1, 2, 4, 8, 8) with ``embed_dim`` x (1, 2, 4, 8, 8) channels (``out_channels``): the
+    patch embedding, the first three stages each after its patch merging, and the last stage through the encoder's
+    trained LayerNorm (the tokens of :class:`SwinTokenEncoder`). The first four are layer-normalised without
+    parameters, as SwinUNETR feeds its decoder (Hatamizadeh et al., 2022). For PEAC init of lung segmentation
+    (Zhou et al., BMVC 2023, section 4: PEAC's encoder fine-tuned for segmentation)."""
+
+    def __init__(self, in_channels: int = 1, embed_dim: int = 32, depths: Sequence[int] = (2, 2, 2, 2),
+                 num_heads: Sequence[int] = (2, 4, 8, 16), patch_size: int = 2, window_size: int = 7,
+                 drop_path_rate: float = 0.1) -> None:
+        super().__init__(in_channels, embed_dim, depths, num_heads, patch_size, window_size, drop_path_rate)
+        self.out_channels = tuple(embed_dim * m for m in (1, 2, 4, 8, 8))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        self.token_grid(*x.shape[2:])
+        *shallow, last = self.swin(x, normalize=False)
+        features = [F.layer_norm(f.permute(0, 2, 3, 1), f.shape[1:2]).permute(0, 3, 1, 2) for f in shallow]
+        return features + [self.norm(last.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)]

@@ -79,7 +79,18 @@ def test_cosegmentation_labels_every_cell_with_one_of_the_parts(peac, cephalogra
                  *options]) == 0
     for image in cephalograms:
         parts = np.asarray(Image.open(tmp_path / "out" / f"{image.stem}_parts.png"))
-        assert parts.shape == (5, 4) and set(np.unique(parts)) <= {0, 1, 2}  # the whole 821 x 1024 image
+        assert parts.shape == (1024, 821) and set(np.unique(parts)) <= {0, 1, 2}  # 5 x 4 cells of the whole image
+    assert (tmp_path / "out" / "cosegmentation.png").is_file()
+
+
+def test_cosegmentation_of_images_of_other_ratios_keeps_each_images_size(peac, cephalograms, data_dir, tmp_path):
+    bundle, *options = peac
+    radiograph = sorted((data_dir / "xray" / "cxr_lungs" / "images").iterdir())[0]
+    assert main(["cosegmentation", bundle, str(cephalograms[0]), str(radiograph), str(tmp_path / "out"),
+                 "--parts", "2", *options]) == 0
+    for image in (cephalograms[0], radiograph):
+        parts = Image.open(tmp_path / "out" / f"{image.stem}_parts.png")
+        assert parts.size == Image.open(image).size
     assert (tmp_path / "out" / "cosegmentation.png").is_file()
 
 

@@ -33,6 +33,12 @@ def test_peac_cells_cover_the_whole_radiograph(cephalogram, tmp_path):
                                                                         dtype=torch.float64), atol=1e-6, rtol=0)
     points = torch.tensor([[100.0, 200.0], [700.5, 900.25]], dtype=torch.float64)
     torch.testing.assert_close(embedded.pixels_of(embedded.cells_of(points)), points)
+    # each file pixel takes its cell's value: 821 / 4 = 205.25 columns and 1024 / 5 = 204.8 rows a cell
+    assert embedded.file_shape == (1024, 821)
+    in_file = embedded.in_file_pixels(torch.arange(20).view(5, 4))
+    assert in_file.shape == (1024, 821) and in_file[0, 0] == 0 and in_file[1023, 820] == 19
+    assert in_file[204, 204] == 0 and in_file[205, 204] == 4 and in_file[204, 205] == 1
+    assert torch.bincount(in_file.flatten()).tolist()[:4] == [205 * 205, 205 * 205, 205 * 206, 205 * 205]
 
 
 def test_ld_embedding_is_per_pixel_of_the_square_resized_image(cephalogram, tmp_path):

@@ -94,7 +94,7 @@ def test_optimised_loss_equals_research_computation(with_assignment):
     g_ours = torch.autograd.grad(ours["loss"], params)
     g_ref = torch.autograd.grad(ref["loss"], params)
     for x, y in zip(g_ours, g_ref):
-        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-7)
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-6)  # float32: terms summed in another order
 
 
 def test_paper_weights_and_rotated_views_realign():

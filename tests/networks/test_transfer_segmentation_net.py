@@ -4,7 +4,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ld_monai.networks import LocalDiscriminationNet, TransferSegmentationNet, load_pretrained
+from ld_monai.networks import (
+    LocalDiscriminationNet,
+    PEACNet,
+    SwinFeatureEncoder,
+    TransferSegmentationNet,
+    load_pretrained,
+)
 
 
 def test_logits_shape_and_decoder_size_of_the_paper():
@@ -40,6 +46,25 @@ def test_encoder_weights_transfer_from_a_pretraining_model(tmp_path):
     assert all(not k.startswith("encoder.") for k in untouched)
     for key, value in pretrained.encoder.state_dict().items():
         assert torch.equal(net.encoder.state_dict()[key], value)
+
+
+def test_a_peac_encoder_export_loads_into_the_swin_segmentation_network_with_the_same_tokens(tmp_path):
+    torch.manual_seed(0)
+    pretrained = PEACNet(embed_dim=8, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2), global_features=(16,),
+                         local_features=(8,)).eval()
+    torch.save({"encoder": pretrained.encoder.state_dict()}, tmp_path / "encoder.pt")  # as EncoderExporter writes
+    net = TransferSegmentationNet(in_channels=1, encoder=SwinFeatureEncoder(embed_dim=8, depths=(1, 1, 1, 1),
+                                                                             num_heads=(1, 1, 2, 2))).eval()
+    untouched = load_pretrained(net, tmp_path / "encoder.pt")
+    assert untouched and all(not k.startswith("encoder.") for k in untouched)
+    x = torch.rand(2, 1, 64, 48)
+    features = net.encoder(x)
+    assert [tuple(f.shape[1:]) for f in features] == [(8, 32, 24), (16, 16, 12), (32, 8, 6), (64, 4, 3), (64, 4, 3)]
+    assert net.encoder.out_channels == (8, 16, 32, 64, 64)
+    with torch.no_grad():  # the deepest feature is PEAC's token map, cell for cell
+        torch.testing.assert_close(features[-1].flatten(2).transpose(1, 2), pretrained.encoder(x))
+    assert net(x).shape == (2, 1, 64, 48)
+    assert isinstance(TransferSegmentationNet(in_channels=1, encoder="swin").encoder, SwinFeatureEncoder)
 
 
 def test_an_rgb_encoder_loads_into_a_green_channel_network_with_summed_kernels(tmp_path):
