@@ -8,15 +8,25 @@ against the step's.
   ``DistributedDataParallel`` with ``pairs / world`` each and ``LocalDiscriminationLoss(gather_across_processes=
   True)``; every loss term, the first step's gradients and the final weights are compared (largest absolute
   difference).
+* ``loader``: ``ld_pretraining`` at its CPU default (batches of 4 pairs, 448-px views of 512-px images, the bundle's
+  loader workers) on ``--data_dir``'s unlabeled fundus photographs: views/s of its training loader alone against
+  views/s of its training step alone (the trainer's iteration on a loaded batch, repeated), in one process, and the
+  step projected to a GPU (``GPU_FP32_TFLOPS`` at the sgemm efficiency measured here).
+* ``processes``: the same bundle (smaller: 256-px views, batch 2) trained by ``torchrun`` with 1 and with 2 Gloo
+  processes for ``--iterations`` iterations each (every process one thread, so both use the 2 cores alike): images
+  (two per pair) per second of the whole run, from Ignite's run time.
 
-    python benchmarks/scale.py --json docs/results/scale.json
+    python benchmarks/scale.py --data_dir ../shared/data --json docs/results/scale.json
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -25,9 +35,15 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ld_monai.apps.bundle_files import bundle_parser
+from ld_monai.apps.bundle_run import export_afresh, run_bundle
 from ld_monai.data.ld_batch import NUM_VIEWS
 from ld_monai.losses import LocalDiscriminationLoss
 from ld_monai.networks import LocalDiscriminationNet
+from ld_monai.utils import atomic_write_json
+
+#: the fp32 peak assumed for a GPU step: NVIDIA A100 (SXM), 19.5 TFLOP/s without TF32 (NVIDIA A100 datasheet)
+GPU_FP32_TFLOPS = 19.5
 
 
 def five_view_batch(pairs: int, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -111,14 +127,95 @@ def ld_equivalence(world: int = 2, pairs: int = 4, steps: int = 3, gather: bool 
             "terms": single["terms"], "world": world, "pairs": pairs, "steps": steps}
 
 
+def sgemm_tflops(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's fp32 matrix-multiply rate (TFLOP/s), the best of ``repeats``."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e12
+
+
+def loader_against_step(images: Path, out: Path, batches: int, steps: int) -> dict:
+    """Views/s of ``ld_pretraining``'s training loader alone and of its training step alone, at the CPU default."""
+    bundle = export_afresh("ld_pretraining", out)
+    parser = bundle_parser(bundle, ["train.json"], {"dataset_dir": str(images), "output_dir": str(out / "run")},
+                           "cpu")
+    loader = parser.get_parsed_content("train#dataloader")
+    batch_size = parser.get_parsed_content("batch_size")
+    iterator = iter(loader)
+    batch = next(iterator)  # the workers start
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    loader_seconds = time.perf_counter() - start
+    trainer = parser.get_parsed_content("train#trainer")
+    trainer._iteration(trainer, batch)  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer._iteration(trainer, batch)
+    step_seconds = time.perf_counter() - start
+    views = NUM_VIEWS * batch_size
+    cpu_tflops = sgemm_tflops()
+    step = views * steps / step_seconds
+    return {"loader_views_per_s": round(views * batches / loader_seconds, 2), "step_views_per_s": round(step, 3),
+            "loader_workers": parser.get_parsed_content("num_workers"), "views_per_batch": views,
+            "cpu_sgemm_tflops": round(cpu_tflops, 3), "assumed_gpu_fp32_tflops": GPU_FP32_TFLOPS,
+            "projected_gpu_step_views_per_s": round(step * GPU_FP32_TFLOPS / cpu_tflops, 1)}
+
+
+def images_per_second(images: Path, out: Path, processes: int, iterations: int) -> float:
+    """Images (two per pair) per second of ``ld_pretraining`` trained by ``processes`` Gloo processes."""
+    settings = {"dataset_dir": str(images), "output_dir": str(out / f"run{processes}"), "image_size": 288,
+                "crop_size": 256, "batch_size": 2, "epoch_length": iterations // 2, "pd_epochs": 1, "ld_epochs": 1,
+                "num_val_items": 2, "num_picture_images": 1, "num_workers": 1, "compile": False}
+    log = out / f"log{processes}.txt"
+    log.unlink(missing_ok=True)
+    os.environ["OMP_NUM_THREADS"] = str(max(1, 2 // processes))
+    configs = ["configs/train.json"] + (["configs/multi_gpu_train.json"] if processes > 1 else [])
+    run_bundle(export_afresh("ld_pretraining", out), configs, settings, log, processes=processes)
+    for line in log.read_text().splitlines():
+        if "Trainer - INFO - Engine run finished. Time taken:" in line:
+            hours, minutes, seconds = line.rsplit("Time taken:", 1)[1].strip().split(":")
+            seconds = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            return round(2 * settings["batch_size"] * processes * iterations / seconds, 3)
+    raise RuntimeError(f"{log}: no finished training")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", "../shared/data"))
+    parser.add_argument("--output_dir", default="runs/scale")
+    parser.add_argument("--batches", type=int, default=20, help="loader batches timed")
+    parser.add_argument("--steps", type=int, default=3, help="training steps timed")
+    parser.add_argument("--iterations", type=int, default=20, help="iterations of each torchrun training")
     parser.add_argument("--json", help="results of record, e.g. docs/results/scale.json")
     args = parser.parse_args()
-    result = ld_equivalence()
-    print(result)
+    out = Path(args.output_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    images = Path(args.data_dir).resolve() / "fundus" / "unlabeled" / "images"
+    equivalence = ld_equivalence()
+    print(f"2 Gloo processes against one: loss terms {equivalence['loss_terms']:.2e}, first gradients "
+          f"{equivalence['first_step_gradients']:.2e}, weights after {equivalence['steps']} steps "
+          f"{equivalence['weights_after_steps']:.2e}", flush=True)
+    throughput = loader_against_step(images, out / "loader", args.batches, args.steps)
+    print(f"loader {throughput['loader_views_per_s']} views/s against the step's {throughput['step_views_per_s']} "
+          f"({throughput['loader_views_per_s'] / throughput['step_views_per_s']:.1f} x)", flush=True)
+    single = images_per_second(images, out / "processes", 1, args.iterations)
+    several = images_per_second(images, out / "processes", 2, args.iterations)
+    print(f"images/s: 1 process {single}, 2 Gloo processes {several}", flush=True)
+    record = {"equivalence_max_abs_diff": max(equivalence[k] for k in ("loss_terms", "first_step_gradients",
+                                                                       "weights_after_steps")),
+              "equivalence": equivalence, **throughput,
+              "loader_to_step_ratio": round(throughput["loader_views_per_s"] / throughput["step_views_per_s"], 2),
+              "single_images_per_s": single, "gloo_2proc_images_per_s": several,
+              "command": shlex.join(["python", "benchmarks/scale.py", *sys.argv[1:]])}
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(args.json, record)
+        print(f"results of record: {args.json}")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from monai.utils.enums import CommonKeys as Keys
 
+from ld_monai.distributed import is_distributed, is_main_process
 from ld_monai.handlers.engine_output import item_name, iteration_items, lookup
 from ld_monai.metrics import auc_per_image, dice_per_image
 from ld_monai.utils import atomic_write
@@ -58,8 +60,9 @@ class SegmentationReport:
 
     logs one line per structure (``vessel Dice 0.812 ± 0.030 over 20 images``) and sets
     ``engine.state.metrics["dice_<structure>"]``, ``["auc_<structure>"]``, ``["mean_dice"]``, ``["mean_auc"]``.
-    Records are reset at ``EPOCH_STARTED``. Only the images seen by this process are scored (no distributed
-    gathering).
+    Records are reset at ``EPOCH_STARTED``. Under ``torchrun`` the records of every process are gathered before the
+    report, each image counted once by name (a ``DistributedSampler`` pads the last shard with repeated images), and
+    rank 0 writes the files.
 
     Args:
         output_dir: folder of the CSV and JSON files (created).
@@ -143,6 +146,11 @@ class SegmentationReport:
 
     def report(self, engine: Any) -> None:
         """Write the CSV and JSON files, log and store the means; raise if images are missing."""
+        if is_distributed():
+            everyone: list[list[dict[str, Any]]] = [[] for _ in range(dist.get_world_size())]
+            dist.all_gather_object(everyone, self.records)
+            self.records = list({r["name"]: r for records in reversed(everyone) for r in records}.values())
+            self.records.sort(key=lambda r: r["name"])
         n = len(self.records)
         kinds = ["dice", "auc"] if self.compute_auc else ["dice"]
         summary: dict[str, Any] = {"num_images_scored": n, "num_images_expected": self.expected_count}
@@ -165,9 +173,10 @@ class SegmentationReport:
         writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.records)
-        atomic_write(self.output_dir / "metrics_per_image.csv", lambda f: f.write(text.getvalue().encode()))
-        payload = json.dumps(summary, indent=2).encode()
-        atomic_write(self.output_dir / "metrics_summary.json", lambda f: f.write(payload))
+        if is_main_process():
+            atomic_write(self.output_dir / "metrics_per_image.csv", lambda f: f.write(text.getvalue().encode()))
+            payload = json.dumps(summary, indent=2).encode()
+            atomic_write(self.output_dir / "metrics_summary.json", lambda f: f.write(payload))
         if n == 0 or (self.expected_count is not None and n != self.expected_count):
             raise RuntimeError(
                 f"segmentation evaluation scored {n} images, expected "

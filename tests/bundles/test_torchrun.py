@@ -54,6 +54,12 @@ def test_ld_pretraining_in_two_processes(data_dir, tmp_path):
     assert not any(k.startswith("module.") for k in torch.load(out / "checkpoints" / "model.pt", weights_only=True))
     pictures = sorted((out / "pictures").glob("clusters_epoch*.png"))
     assert [p.name for p in pictures] == ["clusters_epoch001.png", "clusters_epoch002.png"]
+    # resume with another number of processes: one more LD epoch in one process
+    settings = {**LD_TINY, "dataset_dir": str(images), "output_dir": str(tmp_path / "resumed"), "ld_epochs": 2,
+                "resume": str(out / "checkpoints" / "checkpoint_final.pt")}
+    run_bundle(tmp_path / "zoo" / "ld_pretraining", ["configs/train.json"], settings, tmp_path / "log.txt")
+    resumed = torch.load(tmp_path / "resumed" / "checkpoints" / "checkpoint_final.pt", weights_only=True)
+    assert resumed["trainer"]["iteration"] == 6  # two epochs of the 2-process run, then one
 
 
 @pytest.mark.parametrize("bundle", sorted(SEGMENTATION))

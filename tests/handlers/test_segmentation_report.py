@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -125,3 +126,25 @@ def test_report_needs_binary_prediction(tmp_path):
     report = SegmentationReport(tmp_path, ["vessel"], pred_key="prob")
     with pytest.raises(ValueError, match=r"img0: pred must be binary"):
         _evaluator(report).run()
+
+
+def _report_in_two_processes(rank: int, store: str, folder: str) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        report = SegmentationReport(f"{folder}/rank{rank}", ["lung"], expected_count=3)
+        # rank 1's last image repeats rank 0's first, as a DistributedSampler pads an uneven shard
+        report.records = [[{"name": "a", "dice_lung": 0.5}, {"name": "b", "dice_lung": 0.7}],
+                          [{"name": "c", "dice_lung": 0.9}, {"name": "a", "dice_lung": 0.5}]][rank]
+        engine = SimpleNamespace(state=SimpleNamespace(metrics={}))
+        report.report(engine)
+        assert engine.state.metrics["dice_lung"] == pytest.approx(0.7)  # on every rank
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_every_image_is_scored_once_across_processes_and_rank0_writes(tmp_path):
+    torch.multiprocessing.spawn(_report_in_two_processes, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2)
+    with open(tmp_path / "rank0" / "metrics_per_image.csv") as f:
+        assert [row["name"] for row in csv.DictReader(f)] == ["a", "b", "c"]
+    assert json.loads((tmp_path / "rank0" / "metrics_summary.json").read_text())["num_images_scored"] == 3
+    assert not (tmp_path / "rank1").exists()
