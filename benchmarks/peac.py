@@ -207,7 +207,7 @@ def lung_part_dice(datalist: Path, bundle: Path, checkpoint: Path, out: Path) ->
         union.append(grown)
     return {"dice": round(mean_dice([best], names["test"]), 4), "part": best,
             "dice_union": round(mean_dice(union, names["test"]), 4), "union_parts": union, "num_parts": num_parts,
-            "num_test_images": len(names["test"]), "picture": str(out / "cosegmentation.png")}
+            "num_test_images": len(names["test"]), "picture": os.path.relpath(out / "cosegmentation.png")}
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import torch.distributed as dist
 __all__ = [
     "distributed_device", "init_distributed", "is_distributed", "gather_with_gradient", "gather",
     "mean_value_over_processes", "broadcast_parameters", "average_gradients", "is_main_process",
+    "refuse_under_several_processes",
 ]
 
 
@@ -46,6 +47,13 @@ def is_distributed() -> bool:
 def is_main_process() -> bool:
     """Whether this process writes the run's files: rank 0, or the only process."""
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def refuse_under_several_processes(setting: str, value: object) -> None:
+    """Raise if a setting that holds only in one process (e.g. ``distinct_images``: distinct photographs within a
+    batch of consecutive indices, which a ``DistributedSampler`` deals out round-robin) is on under ``torchrun``."""
+    if value and is_distributed():
+        raise ValueError(f"{setting} holds within one process only; switch it off under torchrun.")
 
 
 class _GatherWithGradient(torch.autograd.Function):

@@ -60,9 +60,10 @@ class SegmentationReport:
 
     logs one line per structure (``vessel Dice 0.812 ± 0.030 over 20 images``) and sets
     ``engine.state.metrics["dice_<structure>"]``, ``["auc_<structure>"]``, ``["mean_dice"]``, ``["mean_auc"]``.
-    Records are reset at ``EPOCH_STARTED``. Under ``torchrun`` the records of every process are gathered before the
-    report, each image counted once by name (a ``DistributedSampler`` pads the last shard with repeated images), and
-    rank 0 writes the files.
+    Records are reset at ``EPOCH_STARTED``. Attached to an evaluator that runs in every process of a process group
+    (``torchrun``, a ``DistributedSampler`` sharding the images), the records of every process are gathered before
+    the report, each image counted once by name (the sampler pads the last shard with repeated images; two
+    different images of one name raise), and rank 0 writes the files.
 
     Args:
         output_dir: folder of the CSV and JSON files (created).
@@ -149,8 +150,12 @@ class SegmentationReport:
         if is_distributed():
             everyone: list[list[dict[str, Any]]] = [[] for _ in range(dist.get_world_size())]
             dist.all_gather_object(everyone, self.records)
-            self.records = list({r["name"]: r for records in reversed(everyone) for r in records}.values())
-            self.records.sort(key=lambda r: r["name"])
+            by_name: dict[str, dict[str, Any]] = {}
+            for record in (r for records in everyone for r in records):
+                if by_name.setdefault(record["name"], record) != record:
+                    raise ValueError(f"two processes scored different images named {record['name']!r}: name the "
+                                     f"images (name_key or the image's file name).")
+            self.records = sorted(by_name.values(), key=lambda r: r["name"])
         n = len(self.records)
         kinds = ["dice", "auc"] if self.compute_auc else ["dice"]
         summary: dict[str, Any] = {"num_images_scored": n, "num_images_expected": self.expected_count}

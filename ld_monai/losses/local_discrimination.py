@@ -183,7 +183,7 @@ class LocalDiscriminationLoss(_Loss):
             assignment.shape[0] != embedding.shape[0] or assignment.shape[2:] != embedding.shape[2:]
         ):
             raise ValueError(f"assignment {tuple(assignment.shape)} does not match embedding {tuple(embedding.shape)}.")
-        b = embedding.shape[0] // NUM_VIEWS
+        b = local_pairs = embedding.shape[0] // NUM_VIEWS
         if self.border_margin:
             embedding, assignment, crop_boxes = self._inner_part(embedding, assignment, crop_boxes)
         rotation_k = torch.as_tensor(rotation_k, device=embedding.device).reshape(b, 2)
@@ -207,7 +207,7 @@ class LocalDiscriminationLoss(_Loss):
         }
         if assignment is not None:
             terms["region"] = self.region_loss(regions)
-            entropy = self.entropy_loss(assignment[:4 * (embedding.shape[0] // NUM_VIEWS)])
+            entropy = self.entropy_loss(assignment[:4 * local_pairs])
             terms["entropy"] = mean_value_over_processes(entropy) if gathering else entropy
         terms["loss"] = sum(self.weights[name] * value for name, value in terms.items())
         return terms

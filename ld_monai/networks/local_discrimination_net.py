@@ -46,8 +46,8 @@ def build_encoder(encoder: str | nn.Module, in_channels: int) -> nn.Module:
     CPU-sized Swin of ``peac_pretraining``, :class:`ld_monai.networks.SwinFeatureEncoder`: a PEAC ``encoder.pt``
     loads into it) or a module.
 
-    A module must return a list of feature maps (shallow to deep, each at most half the previous size)
-    and have an ``out_channels`` tuple.
+    A module must return a list of feature maps (shallow to deep, each at most the previous size; the decoder
+    upsamples each to the next) and have an ``out_channels`` tuple.
     """
     if isinstance(encoder, nn.Module):
         if not hasattr(encoder, "out_channels"):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ld_monai.networks.blocks import set_padding_mode
+from ld_monai.networks.unwrap import unwrap_network
 
 __all__ = ["load_matching_state_dict", "load_pretrained"]
 
@@ -27,6 +28,7 @@ def load_matching_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Te
     channel) with its kernels summed over the colour channels, as timm's ``adapt_input_conv`` does, so that a grey
     or green image gives the response of the same picture in colour.
     """
+    model = unwrap_network(model)  # a DistributedDataParallel network loads into the network it wraps
     own = model.state_dict()
     cleaned = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state_dict.items()}
     matched = {}

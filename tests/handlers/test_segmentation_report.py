@@ -138,6 +138,9 @@ def _report_in_two_processes(rank: int, store: str, folder: str) -> None:
         engine = SimpleNamespace(state=SimpleNamespace(metrics={}))
         report.report(engine)
         assert engine.state.metrics["dice_lung"] == pytest.approx(0.7)  # on every rank
+        report.records = [{"name": "image_0000", "dice_lung": 0.1 * (rank + 1)}]  # unnamed images of two shards
+        with pytest.raises(ValueError, match="different images named 'image_0000'"):
+            report.report(engine)
     finally:
         torch.distributed.destroy_process_group()
 

@@ -67,6 +67,15 @@ def test_a_peac_encoder_export_loads_into_the_swin_segmentation_network_with_the
     assert isinstance(TransferSegmentationNet(in_channels=1, encoder="swin").encoder, SwinFeatureEncoder)
 
 
+def test_weights_load_into_a_data_parallel_wrapper(tmp_path):
+    pretrained = LocalDiscriminationNet(in_channels=1)
+    torch.save(pretrained.state_dict(), tmp_path / "model.pt")
+    wrapped = torch.nn.DataParallel(TransferSegmentationNet(in_channels=1))  # as DistributedDataParallel wraps it
+    load_pretrained(wrapped, tmp_path / "model.pt")
+    assert torch.equal(wrapped.module.encoder.state_dict()["stages.0.0.conv.weight"],
+                       pretrained.encoder.state_dict()["stages.0.0.conv.weight"])
+
+
 def test_an_rgb_encoder_loads_into_a_green_channel_network_with_summed_kernels(tmp_path):
     """A grey picture (equal channels) gives the RGB encoder's first-layer response to the one-channel network."""
     pretrained = LocalDiscriminationNet(in_channels=3).eval()
