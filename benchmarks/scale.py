@@ -9,9 +9,9 @@ against the step's.
   True)``; every loss term, the first step's gradients and the final weights are compared (largest absolute
   difference).
 * ``loader``: ``ld_pretraining`` at its CPU default (batches of 4 pairs, 448-px views of 512-px images, the bundle's
-  loader workers) on ``--data_dir``'s unlabeled fundus photographs: views/s of its training loader alone against
-  views/s of its training step alone (the trainer's iteration on a loaded batch, repeated), in one process, and the
-  step projected to a GPU (``GPU_FP32_TFLOPS`` at the sgemm efficiency measured here).
+  loader workers) on the first ``--images`` unlabeled fundus photographs of ``--data_dir``: views/s of its training
+  loader alone against views/s of its training step alone (the trainer's iteration on a loaded batch, repeated), in
+  one process, and the step projected to a GPU (``GPU_FP32_TFLOPS`` at the sgemm efficiency measured here).
 * ``processes``: the same bundle (smaller: 256-px views, batch 2) trained by ``torchrun`` with 1 and with 2 Gloo
   processes for ``--iterations`` iterations each (every process one thread, so both use the 2 cores alike): images
   (two per pair) per second of the whole run, from Ignite's run time.
@@ -139,6 +139,15 @@ def sgemm_tflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best / 1e12
 
 
+def subset(source: Path, folder: Path, count: int) -> Path:
+    """A folder of links to the first ``count`` images of ``source``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir())[:count]:
+        if not (folder / path.name).exists():
+            (folder / path.name).symlink_to(path)
+    return folder
+
+
 def loader_against_step(images: Path, out: Path, batches: int, steps: int) -> dict:
     """Views/s of ``ld_pretraining``'s training loader alone and of its training step alone, at the CPU default."""
     bundle = export_afresh("ld_pretraining", out)
@@ -189,6 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", default=os.environ.get("LD_MONAI_DATA_DIR", "../shared/data"))
     parser.add_argument("--output_dir", default="runs/scale")
+    parser.add_argument("--images", type=int, default=64, help="photographs used (the first, by name)")
     parser.add_argument("--batches", type=int, default=20, help="loader batches timed")
     parser.add_argument("--steps", type=int, default=3, help="training steps timed")
     parser.add_argument("--iterations", type=int, default=20, help="iterations of each torchrun training")
@@ -196,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    images = Path(args.data_dir).resolve() / "fundus" / "unlabeled" / "images"
+    images = subset(Path(args.data_dir).resolve() / "fundus" / "unlabeled" / "images", out / "images", args.images)
     equivalence = ld_equivalence()
     print(f"2 Gloo processes against one: loss terms {equivalence['loss_terms']:.2e}, first gradients "
           f"{equivalence['first_step_gradients']:.2e}, weights after {equivalence['steps']} steps "
