@@ -36,11 +36,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ld_monai.apps.bundle_files import bundle_parser
-from ld_monai.apps.bundle_run import export_afresh, run_bundle
+from ld_monai.apps.bundle_run import export_afresh, run_bundle, trainer_minutes
 from ld_monai.data.ld_batch import NUM_VIEWS
 from ld_monai.losses import LocalDiscriminationLoss
 from ld_monai.networks import LocalDiscriminationNet
 from ld_monai.utils import atomic_write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ld_step import sgemm_peak_gflops  # noqa: E402
 
 #: the fp32 peak assumed for a GPU step: NVIDIA A100 (SXM), 19.5 TFLOP/s without TF32 (NVIDIA A100 datasheet)
 GPU_FP32_TFLOPS = 19.5
@@ -127,18 +130,6 @@ def ld_equivalence(world: int = 2, pairs: int = 4, steps: int = 3, gather: bool 
             "terms": single["terms"], "world": world, "pairs": pairs, "steps": steps}
 
 
-def sgemm_tflops(n: int = 2048, repeats: int = 5) -> float:
-    """This machine's fp32 matrix-multiply rate (TFLOP/s), the best of ``repeats``."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best / 1e12
-
-
 def subset(source: Path, folder: Path, count: int) -> Path:
     """A folder of links to the first ``count`` images of ``source``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -168,7 +159,7 @@ def loader_against_step(images: Path, out: Path, batches: int, steps: int) -> di
         trainer._iteration(trainer, batch)
     step_seconds = time.perf_counter() - start
     views = NUM_VIEWS * batch_size
-    cpu_tflops = sgemm_tflops()
+    cpu_tflops = sgemm_peak_gflops() / 1000
     step = views * steps / step_seconds
     return {"loader_views_per_s": round(views * batches / loader_seconds, 2), "step_views_per_s": round(step, 3),
             "loader_workers": parser.get_parsed_content("num_workers"), "views_per_batch": views,
@@ -186,12 +177,7 @@ def images_per_second(images: Path, out: Path, processes: int, iterations: int) 
     os.environ["OMP_NUM_THREADS"] = str(max(1, 2 // processes))
     configs = ["configs/train.json"] + (["configs/multi_gpu_train.json"] if processes > 1 else [])
     run_bundle(export_afresh("ld_pretraining", out), configs, settings, log, processes=processes)
-    for line in log.read_text().splitlines():
-        if "Trainer - INFO - Engine run finished. Time taken:" in line:
-            hours, minutes, seconds = line.rsplit("Time taken:", 1)[1].strip().split(":")
-            seconds = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-            return round(2 * settings["batch_size"] * processes * iterations / seconds, 3)
-    raise RuntimeError(f"{log}: no finished training")
+    return round(2 * settings["batch_size"] * processes * iterations / (60 * trainer_minutes(log)), 3)
 
 
 def main() -> None:

@@ -122,10 +122,11 @@ def logged_settings(log: str | os.PathLike) -> dict:
 
 
 def trainer_minutes(log: str | os.PathLike) -> float:
-    """Minutes of the first training in ``log``: Ignite's ``SupervisedTrainer`` run time (``Engine run finished.
-    Time taken: H:MM:SS``), without the process start-up and the dataset caching."""
+    """Minutes of the first training in ``log``: the Ignite trainer's run time (``SupervisedTrainer``,
+    ``LocalDiscriminationTrainer``, ...: ``Engine run finished. Time taken: H:MM:SS``), without the process start-up
+    and the dataset caching."""
     for line in Path(log).read_text().splitlines():
-        if "SupervisedTrainer - INFO - Engine run finished. Time taken:" in line:
+        if "Trainer - INFO - Engine run finished. Time taken:" in line:
             hours, minutes, seconds = line.rsplit("Time taken:", 1)[1].strip().split(":")
             return int(hours) * 60 + int(minutes) + float(seconds) / 60
     raise ValueError(f"{log}: no finished training in this log.")
