@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+import ignite.distributed as idist
 import torch
 import torch.distributed as dist
 
@@ -46,7 +47,7 @@ def is_distributed() -> bool:
 
 def is_main_process() -> bool:
     """Whether this process writes the run's files: rank 0, or the only process."""
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    return idist.get_rank() == 0
 
 
 def refuse_under_several_processes(setting: str, value: object) -> None:
@@ -84,12 +85,9 @@ def gather_with_gradient(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def gather(tensor: torch.Tensor) -> torch.Tensor:
-    """The tensors of every process concatenated along dim 0 in rank order (equal shapes), without gradient."""
-    if not is_distributed():
-        return tensor
-    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, tensor.contiguous())
-    return torch.cat(parts)
+    """The tensors of every process concatenated along dim 0 in rank order (equal shapes), without gradient
+    (Ignite's ``idist.all_gather``)."""
+    return idist.all_gather(tensor) if is_distributed() else tensor
 
 
 def mean_value_over_processes(value: torch.Tensor) -> torch.Tensor:
